@@ -1,0 +1,35 @@
+"""Options shared by several subcommands and the objects they build."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tlgan_tui.engine.device import DEVICE_CHOICES, resolve_device
+from tlgan_tui.engine.extractors.base import ExtractorSet
+from tlgan_tui.engine.generators.base import Generator
+
+
+def add_generator_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--generator", type=Path, metavar="PATH",
+                       help="generator weights (default: the embedded DCGAN-64)")
+    group.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                       help="where the generator runs (default: cuda when present, else cpu)")
+
+
+def add_extractor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--extractor", type=Path, action="append", default=[], metavar="PATH",
+                        help="a trained extractor file, used beside the default ones (repeatable)")
+
+
+def open_generator(args: argparse.Namespace) -> Generator:
+    from tlgan_tui.engine.generators.loading import load_generator
+
+    return load_generator(args.generator, resolve_device(args.device))
+
+
+def open_extractors(args: argparse.Namespace, mode: str = "frame") -> ExtractorSet:
+    from tlgan_tui.engine.extractors.defaults import load_extractors
+
+    return load_extractors(getattr(args, "extractor", []), mode=mode)  # type: ignore[arg-type]

@@ -1,0 +1,16 @@
+"""`tlgan fit` (not implemented yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+from tlgan_tui.engine.errors import TlganError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("fit", help="(not implemented yet)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise TlganError("`tlgan fit` is not implemented yet")

@@ -1,0 +1,16 @@
+"""`tlgan sweep` (not implemented yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+from tlgan_tui.engine.errors import TlganError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("sweep", help="(not implemented yet)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise TlganError("`tlgan sweep` is not implemented yet")

@@ -1,0 +1,16 @@
+"""`tlgan train-extractor` (not implemented yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+from tlgan_tui.engine.errors import TlganError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train-extractor", help="(not implemented yet)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise TlganError("`tlgan train-extractor` is not implemented yet")

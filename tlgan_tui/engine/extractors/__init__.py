@@ -1,0 +1,1 @@
+"""Feature extractors F(x): images -> attribute scores."""

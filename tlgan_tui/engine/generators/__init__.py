@@ -1,0 +1,1 @@
+"""Face generators: the embedded default and the architectures users bring."""

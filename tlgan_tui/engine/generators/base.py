@@ -1,0 +1,98 @@
+"""The Generator interface every face model meets.
+
+A generator maps latents in its *edit space* (z for DCGAN and pg-GAN, w for
+StyleGAN2) to images. Editing, fitting, sessions and snapshots only ever see
+edit-space latents, so they work the same for every architecture.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class GeneratorInfo:
+    """What the CLI, the app and file metadata say about a generator."""
+
+    name: str  # architecture and data set, for people: "DCGAN-64 DigiFace-1M"
+    ident: str  # stable id written into axes files and PNGs: "<arch>:<sha256 prefix>"
+    sha256: str  # of the weights file it was loaded from
+    latent_dim: int
+    latent_space: str  # "z" or "w"
+    resolution: int
+
+
+class Generator(ABC):
+    """A pretrained face generator in inference mode on one device."""
+
+    info: GeneratorInfo
+    device: torch.device
+    dtype: torch.dtype = torch.float32
+
+    @abstractmethod
+    def sample_z(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw n prior samples z (float32, shape (n, z_dim))."""
+
+    def z_to_latent(self, z: np.ndarray) -> np.ndarray:
+        """Map prior samples to the edit space (identity unless the space is w)."""
+        return z
+
+    @abstractmethod
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        """Edit-space latents (N, latent_dim) on self.device -> images NCHW in [-1, 1]."""
+
+    @abstractmethod
+    def sefa_weight(self) -> torch.Tensor:
+        """Weight (out_features, latent_dim) of the first layer that consumes the latent."""
+
+    @property
+    def latent_dim(self) -> int:
+        return self.info.latent_dim
+
+    @property
+    def resolution(self) -> int:
+        return self.info.resolution
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        """n edit-space latents drawn reproducibly from `seed` (the same on every device)."""
+        rng = np.random.default_rng(seed)
+        return self.z_to_latent(self.sample_z(n, rng)).astype(np.float32)
+
+    def latent_for_seed(self, seed: int) -> np.ndarray:
+        """The latent of the face a user knows as "seed N"."""
+        return self.sample(1, seed)[0]
+
+    def iter_batches(
+        self, latents: np.ndarray, batch_size: int
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """(start index, images NCHW in [-1, 1] as float32 on CPU) per batch."""
+        with torch.inference_mode():
+            for start in range(0, len(latents), batch_size):
+                chunk = torch.from_numpy(
+                    np.ascontiguousarray(latents[start : start + batch_size], dtype=np.float32)
+                ).to(self.device)
+                yield start, self.forward(chunk).float().cpu()
+
+    def synthesize(self, latents: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Edit-space latents (N, latent_dim) -> uint8 RGB images (N, H, W, 3)."""
+        latents = np.atleast_2d(np.asarray(latents, dtype=np.float32))
+        out = np.empty((len(latents), self.resolution, self.resolution, 3), dtype=np.uint8)
+        for start, images in self.iter_batches(latents, batch_size):
+            out[start : start + len(images)] = to_uint8(images)
+        return out
+
+    def render(self, latent: np.ndarray) -> Image.Image:
+        """One latent -> one PIL image at the generator's resolution."""
+        return Image.fromarray(self.synthesize(latent[None])[0])
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """NCHW float images in [-1, 1] -> NHWC uint8 (values outside are clamped)."""
+    scaled = ((images.clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
+    return scaled.permute(0, 2, 3, 1).contiguous().numpy()
