@@ -34,6 +34,14 @@ class Generator(ABC):
     info: GeneratorInfo
     device: torch.device
     dtype: torch.dtype = torch.float32
+    # Truncation psi for generators that edit in w; None where it means nothing.
+    psi: float | None = None
+
+    def set_psi(self, psi: float) -> None:
+        """Change the truncation used by `sample` / `latent_for_seed` (w-space only)."""
+        from tlgan_tui.engine.errors import TlganError
+
+        raise TlganError(f"{self.info.name} has no truncation (psi) to change")
 
     @abstractmethod
     def sample_z(self, n: int, rng: np.random.Generator) -> np.ndarray:
