@@ -46,7 +46,8 @@ class FaceAligner:
     def __init__(self, chip_sizes: tuple[int, ...], mode: AlignMode = "frame") -> None:
         self.chip_sizes = chip_sizes
         self.mode = mode
-        self._predictor = dlib.shape_predictor(bundled_model("shape_predictor_5_face_landmarks.dat"))
+        landmarks_file = bundled_model("shape_predictor_5_face_landmarks.dat")
+        self._predictor = dlib.shape_predictor(landmarks_file)
         self._detector: dlib.fhog_object_detector | None = None
 
     def align(self, image: np.ndarray) -> AlignedFace | None:
