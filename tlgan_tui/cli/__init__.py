@@ -41,9 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["edit", *argv]
     args = parser.parse_args(argv)
+    args.argv = argv  # recorded in files a command writes (e.g. the axes' creation command)
     try:
         return int(args.func(args) or 0)
     except TlganError as error:

@@ -1,16 +1,141 @@
-"""`tlgan fit` (not implemented yet)."""
+"""`tlgan fit`: sample (latent, score) pairs and fit one axis per feature."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import time
+from pathlib import Path
 
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from tlgan_tui import __version__
+from tlgan_tui.cli.common import (
+    add_extractor_options,
+    add_generator_options,
+    open_extractors,
+    open_generator,
+)
+from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.errors import TlganError
+from tlgan_tui.engine.extractors.base import ExtractorSet
+from tlgan_tui.engine.fitting import FitResult, cosine_matrix, fit_axes
+from tlgan_tui.engine.generators.base import Generator
+from tlgan_tui.engine.rescoring import rescoring_table
+from tlgan_tui.engine.sampling import sample_pairs
+
+RESCORE_FACES = 64
+RESCORE_STEP = 2.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("fit", help="(not implemented yet)")
+    parser = subparsers.add_parser(
+        "fit", help="fit feature axes for a generator (TL-GAN regression or InterFaceGAN SVM)",
+        description="Sample faces, score them with the extractors, fit one latent axis per "
+        "feature, add SeFa directions, and print a report (held-out metrics, cosine matrix "
+        "of the axes, re-scoring table).")
+    add_generator_options(parser)
+    add_extractor_options(parser)
+    parser.add_argument("--samples", type=int, default=30_000, help="pairs to sample (30000)")
+    parser.add_argument("--method", choices=("regression", "svm"), default="regression",
+                        help="regression: TL-GAN; svm: InterFaceGAN top/bottom split")
+    parser.add_argument("--svm-fraction", type=float, default=0.02,
+                        help="fraction of samples on each side for --method svm (0.02)")
+    parser.add_argument("--sefa", type=int, default=5, metavar="K",
+                        help="closed-form SeFa directions to add as 'Direction 1..K' (5)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="samples per batch (default: sized to the device)")
+    parser.add_argument("--rescore-faces", type=int, default=RESCORE_FACES,
+                        help=f"faces in the re-scoring table ({RESCORE_FACES})")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="AXES.safetensors")
     parser.set_defaults(func=run)
 
 
+def default_batch_size(generator: Generator) -> int:
+    try:
+        from tlgan_tui.engine.generators.batching import auto_batch_size
+    except ImportError:
+        return 128
+    return auto_batch_size(generator)
+
+
 def run(args: argparse.Namespace) -> int:
-    raise TlganError("`tlgan fit` is not implemented yet")
+    if args.samples < 100:
+        raise TlganError("--samples must be at least 100")
+    if not 0 < args.svm_fraction <= 0.5:
+        raise TlganError("--svm-fraction must be in (0, 0.5]")
+    if args.output.exists() and args.output.is_dir():
+        raise TlganError(f"-o {args.output} is a directory; give a file name")
+    console = Console(stderr=True)
+    out = Console()
+    generator = open_generator(args)
+    extractors = open_extractors(args)
+    batch_size = args.batch_size or default_batch_size(generator)
+    started = time.perf_counter()
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("sampling faces", total=args.samples)
+        pairs = sample_pairs(generator, extractors, args.samples, args.seed, batch_size,
+                             progress=lambda n: progress.advance(task, n))
+    sampled = time.perf_counter()
+    info = {
+        "generator": {"ident": generator.info.ident, "name": generator.info.name,
+                      "sha256": generator.info.sha256,
+                      "latent_space": generator.info.latent_space},
+        "extractors": extractors.ident,
+        "command": "tlgan " + shlex.join(getattr(args, "argv", [])),
+        "software": f"tlgan-tui {__version__}",
+        "psi": generator.psi,
+    }
+    axes, result = fit_axes(pairs, extractors.features, generator.sefa_weight().numpy(),
+                            args.method, args.seed, args.sefa, args.svm_fraction, info)
+    fitted = time.perf_counter()
+    rng = np.random.default_rng(args.seed + 1)
+    starts = generator.z_to_latent(generator.sample_z(args.rescore_faces, rng)).astype(np.float32)
+    table = rescoring_table(generator, extractors, axes, starts, RESCORE_STEP,
+                            range(len(axes.names)), batch_size)
+    axes.info["rescoring"] = {"step": RESCORE_STEP, "faces": args.rescore_faces,
+                              "features": extractors.names,
+                              "table": np.round(table, 4).tolist()}
+    axes.info["timing_s"] = {"sampling": round(sampled - started, 2),
+                             "fitting": round(fitted - sampled, 2)}
+    axes.save(args.output)
+    print_report(out, axes, result, extractors, table, sampled - started, fitted - sampled)
+    out.print(f"wrote {args.output} ({axes.ident})")
+    return 0
+
+
+def print_report(out: Console, axes: FeatureAxes, result: FitResult, extractors: ExtractorSet,
+                 table: np.ndarray, sample_s: float, fit_s: float) -> None:
+    out.print(f"sampled {result.n_samples} faces in {sample_s:.1f} s "
+              f"({result.n_samples / max(sample_s, 1e-9):.0f}/s); fitted in {fit_s:.1f} s; "
+              f"{result.n_unscored} samples unscored by some extractor (excluded)")
+    metrics = Table(title="Held-out metrics")
+    for column in ("feature", "kind", "metric", "value", "train", "test", "unscored"):
+        metrics.add_column(column, justify="left" if column in ("feature", "kind") else "right")
+    for fit in result.fits:
+        metrics.add_row(fit.name, fit.kind, fit.metric_name, f"{fit.metric:.3f}",
+                        str(fit.n_train), str(fit.n_test), str(fit.n_failed))
+    out.print(metrics)
+    cosines = Table(title="Cosine between axes (columns numbered as the rows)")
+    cosines.add_column("axis")
+    for number in range(1, len(axes.names) + 1):
+        cosines.add_column(str(number), justify="right")
+    for number, (name, row) in enumerate(
+            zip(axes.names, cosine_matrix(axes.directions), strict=True), start=1):
+        cosines.add_row(f"{number} {name}", *(f"{v:+.2f}" for v in row))
+    out.print(cosines)
+    rescore = Table(title=f"Re-scoring: mean change when moving +{RESCORE_STEP:g} sigma "
+                    f"along each axis ({axes.info['rescoring']['faces']} faces)")
+    rescore.add_column("axis")
+    for feature in extractors.features:
+        unit = f" ({feature.unit})" if feature.unit else ""
+        rescore.add_column(f"Δ {feature.name}{unit}", justify="right")
+    for name, row in zip(axes.names, table, strict=True):
+        rescore.add_row(name, *(f"{v:+.3f}" for v in row))
+    out.print(rescore)

@@ -39,6 +39,7 @@ class Snapshot:
     state: dict[str, Any]  # EditState.to_dict()
     latent: np.ndarray  # the edited latent that made the pixels
     size: int
+    raw: dict[str, Any]  # the whole metadata, as stored
 
     def edit_state(self, n_features: int) -> EditState:
         try:
@@ -66,11 +67,14 @@ def snapshot_metadata(generator: GeneratorInfo, axes_ident: str, axes_sha256: st
 def _png_info(metadata: dict[str, Any]) -> PngImagePlugin.PngInfo:
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", str(metadata.get("software", f"tlgan-tui {__version__}")))
-    offsets = metadata.get("state", {}).get("offsets", [])
-    features = metadata.get("features", [])
-    described = ", ".join(f"{n}={o:+.2f}" for n, o in zip(features, offsets, strict=False) if o)
-    info.add_text("Description", f"tlgan face, seed {metadata.get('state', {}).get('seed')}; "
-                  f"{described or 'no edits'}")
+    if "state" in metadata:
+        offsets = metadata["state"].get("offsets", [])
+        features = metadata.get("features", [])
+        moved = ", ".join(f"{n}={o:+.2f}" for n, o in zip(features, offsets, strict=False) if o)
+        description = f"tlgan face, seed {metadata['state'].get('seed')}; {moved or 'no edits'}"
+    else:
+        description = str(metadata.get("description", "tlgan image"))
+    info.add_text("Description", description)
     info.add_text(METADATA_KEY, json.dumps(metadata))
     return info
 
@@ -128,10 +132,12 @@ def read_snapshot(path: Path) -> Snapshot:
         raise TlganError(f"{path}: has no tlgan metadata (was it written by tlgan?)")
     try:
         meta = json.loads(text)
+        if "state" not in meta:
+            raise TlganError(f"{path}: is a tlgan {meta.get('kind', 'image')}, not a single face")
         latent = decode_latent(meta["latent"])
         return Snapshot(generator=dict(meta["generator"]), axes=dict(meta["axes"]),
                         features=[str(f) for f in meta["features"]], state=dict(meta["state"]),
-                        latent=latent, size=int(meta["size"]))
+                        latent=latent, size=int(meta["size"]), raw=meta)
     except (KeyError, ValueError, TypeError) as error:
         raise TlganError(f"{path}: malformed tlgan metadata ({error})") from None
 
