@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     table = Table()
-    table.add_column("image")
+    table.add_column("image", overflow="fold")
     for feature in extractors.features:
         table.add_column(f"{feature.name}{' (' + feature.unit + ')' if feature.unit else ''}",
                          justify="right")

@@ -25,6 +25,7 @@ from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.extractors.base import find_feature
 from tlgan_tui.engine.generators.base import GeneratorInfo
 from tlgan_tui.engine.hashing import sha256_file
+from tlgan_tui.engine.safetensors_header import safetensors_metadata
 
 FORMAT = "tlgan-axes"
 VERSION = "1"
@@ -100,9 +101,7 @@ class FeatureAxes:
         if not path.is_file():
             raise TlganError(f"axes file not found: {path}")
         try:
-            from tlgan_tui.engine.generators.loading import read_safetensors_metadata
-
-            metadata = read_safetensors_metadata(path)
+            metadata = safetensors_metadata(path)
             tensors = load_file(str(path))
         except (SafetensorError, ValueError, OSError, UnicodeDecodeError) as error:
             raise TlganError(f"{path}: not a readable axes file ({error})") from None

@@ -1,0 +1,39 @@
+"""The engine must be usable without the TUI: no engine module imports Textual."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import tlgan_tui.engine
+
+
+def engine_modules() -> list[str]:
+    return sorted(
+        info.name
+        for info in pkgutil.walk_packages(tlgan_tui.engine.__path__, "tlgan_tui.engine.")
+    )
+
+
+def test_engine_has_the_core_modules() -> None:
+    names = engine_modules()
+    for expected in ("tlgan_tui.engine.editing", "tlgan_tui.engine.axes",
+                     "tlgan_tui.engine.generators.dcgan", "tlgan_tui.engine.export"):
+        assert expected in names
+
+
+def test_importing_every_engine_module_never_imports_textual() -> None:
+    modules = engine_modules()
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.')"
+        " or m.startswith('textual_image'))\n"
+        "print(','.join(bad))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"engine pulled in: {result.stdout.strip()}"
