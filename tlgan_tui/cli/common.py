@@ -16,6 +16,12 @@ def add_generator_options(parser: argparse.ArgumentParser) -> None:
                        help="generator weights (default: the embedded DCGAN-64)")
     group.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                        help="where the generator runs (default: cuda when present, else cpu)")
+    group.add_argument("--psi", type=float, default=0.7, metavar="PSI",
+                       help="truncation psi of w-space generators (StyleGAN2): 1 = none, "
+                       "smaller = closer to the average face (default 0.7)")
+    group.add_argument("--precision", choices=("auto", "fp32", "fp16"), default="auto",
+                       help="generator arithmetic: fp16 needs CUDA; auto = fp16 on CUDA where "
+                       "safe, fp32 on the CPU (default auto)")
 
 
 def add_extractor_options(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +32,9 @@ def add_extractor_options(parser: argparse.ArgumentParser) -> None:
 def open_generator(args: argparse.Namespace) -> Generator:
     from tlgan_tui.engine.generators.loading import load_generator
 
-    return load_generator(args.generator, resolve_device(args.device))
+    return load_generator(args.generator, resolve_device(args.device),
+                          psi=getattr(args, "psi", 0.7),
+                          precision=getattr(args, "precision", "auto"))
 
 
 def open_extractors(args: argparse.Namespace, mode: str = "frame") -> ExtractorSet:

@@ -1,0 +1,256 @@
+"""Restricted unpickling for third-party checkpoints.
+
+A pickle can call any importable function while it loads. These loaders let
+a file name only an allowlist of globals: tensor and array rebuilding,
+OrderedDict and a few plain containers, and inert stubs that stand in for the
+checkpoint formats' own classes (`tfutil.Network`, StyleGAN2-ADA's
+`_reconstruct_persistent_obj`, `dnnlib.EasyDict`, pytorch_GAN_zoo's
+`BaseConfig`, `argparse.Namespace`). A stub only stores the data handed to it;
+no code shipped inside a file (`build_module_src`, `module_src`) is ever run.
+Anything else aborts with `RefusedGlobal`, naming the global.
+
+`torch.load` is only ever called with `weights_only=True` (plus the stubs as
+safe globals); there is no fallback to an unrestricted load.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import re
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import torch
+
+from tlgan_tui.engine.errors import TlganError
+
+
+class RefusedGlobal(TlganError):
+    """The file asked for a Python global outside the allowlist."""
+
+    def __init__(self, path: Path | str, name: str) -> None:
+        self.global_name = name
+        super().__init__(
+            f"{path}: refused to load: it asks for the Python global '{name}', which is not "
+            "on the allowlist of a weights file (tensors, arrays, known checkpoint types); "
+            "nothing from the file was run"
+        )
+
+
+# --- stubs: inert stand-ins for the formats' classes ----------------------------
+
+
+class _StateStub:
+    """Keeps whatever state pickle hands it; defines no behaviour."""
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 2 and isinstance(state[0], dict | None):
+            # (dict state, slot state) form
+            state = {**(state[0] or {}), **(state[1] or {})}
+        self.__dict__["_state"] = state
+        if isinstance(state, dict):
+            for key, value in state.items():
+                if isinstance(key, str):
+                    self.__dict__[key] = value
+
+    @property
+    def state(self) -> Any:
+        return self.__dict__.get("_state")
+
+
+class TFNetworkStub(_StateStub):
+    """A pickled `tfutil.Network` (NVIDIA pg-GAN/StyleGAN TF): name, variables, kwargs."""
+
+
+class ModuleStub(_StateStub):
+    """A plain torch module pickled inside a persistence pickle (state only)."""
+
+
+class BaseConfigStub(_StateStub):
+    """pytorch_GAN_zoo `models.utils.config.BaseConfig`: attributes only."""
+
+
+class NamespaceStub(_StateStub):
+    """`argparse.Namespace` in training checkpoints: attributes only."""
+
+
+class EasyDictStub(dict):
+    """`dnnlib.EasyDict`: a dict (its attribute access is not needed)."""
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, dict):
+            self.update(state)
+
+
+class PersistentObject:
+    """What `torch_utils.persistence._reconstruct_persistent_obj(meta)` stands for.
+
+    Holds the class name and the pickled module state; `module_src` is kept as
+    text for diagnostics and never compiled or run.
+    """
+
+    def __init__(self, meta: Any) -> None:
+        if not isinstance(meta, dict):
+            raise pickle.UnpicklingError("persistent object metadata is not a dict")
+        self.class_name = str(meta.get("class_name", ""))
+        self.module_src_length = len(str(meta.get("module_src", "")))
+        self.state = meta.get("state")
+
+
+def _reconstruct_persistent_obj(meta: Any) -> PersistentObject:
+    return PersistentObject(meta)
+
+
+_STUB_TYPES: tuple[type, ...] = (
+    TFNetworkStub, ModuleStub, BaseConfigStub, NamespaceStub, EasyDictStub,
+)
+
+
+def _safe_reconstructor(cls: Any, base: Any, state: Any) -> Any:
+    """copyreg._reconstructor restricted to the stubs (protocol 0/1 objects)."""
+    if cls not in _STUB_TYPES or base is not object:
+        raise pickle.UnpicklingError("copyreg._reconstructor on a class outside the allowlist")
+    obj = cls.__new__(cls)
+    if state is not None and isinstance(obj, _StateStub):
+        obj.__setstate__(state)
+    return obj
+
+
+# --- tensors and storages in plain (non-torch.save) pickles ---------------------
+
+
+def _load_storage_from_bytes(data: Any) -> Any:
+    """torch.storage._load_from_bytes, but through the weights-only loader."""
+    if not isinstance(data, bytes | bytearray):
+        raise pickle.UnpicklingError("storage payload is not bytes")
+    storage = torch.load(io.BytesIO(bytes(data)), weights_only=True, map_location="cpu")
+    if not isinstance(storage, torch.storage.TypedStorage | torch.UntypedStorage):
+        raise pickle.UnpicklingError("storage payload did not hold a storage")
+    return storage
+
+
+def _rebuild_tensor(storage: Any, offset: int, size: Any, stride: Any, requires_grad: Any = False,
+                    backward_hooks: Any = None, metadata: Any = None) -> torch.Tensor:
+    if not isinstance(storage, torch.storage.TypedStorage | torch.UntypedStorage):
+        raise pickle.UnpicklingError("tensor rebuilt from something that is not a storage")
+    # Hooks are dropped: a weights file has no business attaching callables.
+    return torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())
+
+
+def _rebuild_parameter(data: Any, requires_grad: Any = False, backward_hooks: Any = None
+                       ) -> torch.Tensor:
+    if not isinstance(data, torch.Tensor):
+        raise pickle.UnpicklingError("parameter rebuilt from something that is not a tensor")
+    return data
+
+
+_NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray")
+
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("collections", "OrderedDict"): OrderedDict,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "bytearray"): bytearray,
+    ("builtins", "complex"): complex,
+    ("builtins", "object"): object,
+    ("copyreg", "_reconstructor"): _safe_reconstructor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch.storage", "_load_from_bytes"): _load_storage_from_bytes,
+    ("torch", "device"): torch.device,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
+    ("tfutil", "Network"): TFNetworkStub,
+    ("dnnlib.tflib.network", "Network"): TFNetworkStub,
+    ("dnnlib.util", "EasyDict"): EasyDictStub,
+    ("dnnlib", "EasyDict"): EasyDictStub,
+}
+for _dtype_name in ("float16", "float32", "float64", "bfloat16", "int8", "int16", "int32",
+                    "int64", "uint8", "bool"):
+    _ALLOWED[("torch", _dtype_name)] = getattr(torch, _dtype_name)
+
+
+def _numpy_helpers() -> None:
+    """Resolve numpy's array/scalar reconstruction functions (module moved in numpy 2)."""
+    try:
+        from numpy._core import multiarray as core  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray as core  # type: ignore[no-redef]
+    for module in _NUMPY_CORE:
+        _ALLOWED[(module, "_reconstruct")] = core._reconstruct
+        _ALLOWED[(module, "scalar")] = core.scalar
+
+
+_numpy_helpers()
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An Unpickler that resolves only allowlisted globals (and stubs)."""
+
+    def __init__(self, handle: BinaryIO, path: Path | str,
+                 extra: dict[tuple[str, str], Any] | None = None) -> None:
+        super().__init__(handle)
+        self._path = path
+        self._allowed = {**_ALLOWED, **(extra or {})}
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = self._allowed.get((module, name))
+        if found is not None:
+            return found
+        if module.startswith("torch.nn.modules.") and "." not in name:
+            return ModuleStub  # only ever built through _safe_reconstructor / NEWOBJ
+        raise RefusedGlobal(self._path, f"{module}.{name}")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("persistent ids are not allowed in this pickle")
+
+
+def restricted_load(path: Path) -> Any:
+    """Unpickle `path` with the allowlist. Raises TlganError on anything else."""
+    try:
+        with open(path, "rb") as handle:
+            return RestrictedUnpickler(handle, path).load()
+    except TlganError:
+        raise
+    except MemoryError:
+        raise TlganError(f"{path}: not enough memory to read this pickle") from None
+    except Exception as error:  # corrupt pickles raise nearly anything
+        raise TlganError(f"{path}: corrupt or unsupported pickle ({_short(error)})") from None
+
+
+# --- torch.save files (zip or legacy) --------------------------------------------
+
+TORCH_SAFE_GLOBALS: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [
+    (BaseConfigStub, "models.utils.config.BaseConfig"),
+    (NamespaceStub, "argparse.Namespace"),
+]
+
+_GLOBAL_IN_MESSAGE = re.compile(r"GLOBAL ([\w.]+)|global '([\w.]+)'|Unsupported class ([\w.]+)")
+
+
+def torch_load_weights_only(path: Path) -> Any:
+    """torch.load(weights_only=True) with the format stubs allowed; never unrestricted."""
+    try:
+        with torch.serialization.safe_globals(TORCH_SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        message = str(error)
+        match = _GLOBAL_IN_MESSAGE.search(message)
+        if match:
+            name = next(g for g in match.groups() if g)
+            raise RefusedGlobal(path, name if "." in name else f"builtins.{name}") from None
+        raise TlganError(f"{path}: refused or corrupt torch file ({_short(error)})") from None
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError, OSError,
+            AttributeError, TypeError) as error:
+        raise TlganError(f"{path}: corrupt torch checkpoint ({_short(error)})") from None
+
+
+def _short(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
