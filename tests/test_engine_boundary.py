@@ -37,3 +37,18 @@ def test_importing_every_engine_module_never_imports_textual() -> None:
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"engine pulled in: {result.stdout.strip()}"
+
+
+def test_building_the_cli_stays_light() -> None:
+    """`tlgan render` starts cold in under 3 s only if the parser imports nothing heavy."""
+    code = (
+        "import sys\n"
+        "from tlgan_tui.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = ('sklearn', 'textual', 'onnxruntime', 'dlib')\n"
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"parser construction imported: {result.stdout.strip()}"

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-from rich.table import Table
-
-from tlgan_tui import __version__
 from tlgan_tui.cli.common import (
     add_extractor_options,
     add_generator_options,
     open_extractors,
     open_generator,
 )
-from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.errors import TlganError
-from tlgan_tui.engine.extractors.base import ExtractorSet
-from tlgan_tui.engine.fitting import FitResult, cosine_matrix, fit_axes
-from tlgan_tui.engine.generators.base import Generator
-from tlgan_tui.engine.rescoring import rescoring_table
-from tlgan_tui.engine.sampling import sample_pairs
+
+if TYPE_CHECKING:  # scikit-learn takes ~1.3 s to import: only `tlgan fit` pays for it
+    import numpy as np
+    from rich.console import Console
+
+    from tlgan_tui.engine.axes import FeatureAxes
+    from tlgan_tui.engine.extractors.base import ExtractorSet
+    from tlgan_tui.engine.fitting import FitResult
+    from tlgan_tui.engine.generators.base import Generator
 
 RESCORE_FACES = 64
 RESCORE_STEP = 2.0
@@ -64,6 +60,18 @@ def default_batch_size(generator: Generator) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    import shlex
+    import time
+
+    import numpy as np
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from tlgan_tui import __version__
+    from tlgan_tui.engine.fitting import fit_axes
+    from tlgan_tui.engine.rescoring import rescoring_table
+    from tlgan_tui.engine.sampling import sample_pairs
+
     if args.samples < 100:
         raise TlganError("--samples must be at least 100")
     if not 0 < args.svm_fraction <= 0.5:
@@ -112,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
 
 def print_report(out: Console, axes: FeatureAxes, result: FitResult, extractors: ExtractorSet,
                  table: np.ndarray, sample_s: float, fit_s: float) -> None:
+    from rich.table import Table
+
+    from tlgan_tui.engine.fitting import cosine_matrix
+
     out.print(f"sampled {result.n_samples} faces in {sample_s:.1f} s "
               f"({result.n_samples / max(sample_s, 1e-9):.0f}/s); fitted in {fit_s:.1f} s; "
               f"{result.n_unscored} samples unscored by some extractor (excluded)")
