@@ -15,6 +15,7 @@ safe globals); there is no fallback to an unrestricted load.
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import pickle
 import re
@@ -200,6 +201,12 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._allowed = {**_ALLOWED, **(extra or {})}
 
     def find_class(self, module: str, name: str) -> Any:
+        # Protocol 0-2 pickles written by Python 2 names (__builtin__, copy_reg):
+        # map them the way pickle's own fix_imports does, then check the allowlist.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         found = self._allowed.get((module, name))
         if found is not None:
             return found
