@@ -1,16 +1,222 @@
-"""`tlgan edit` (not implemented yet)."""
+"""`tlgan edit` (and plain `tlgan`): the keyboard-driven face editor."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from tlgan_tui.app import RENDERER_CHOICES
+from tlgan_tui.cli.common import add_extractor_options, add_generator_options, open_generator
 from tlgan_tui.engine.errors import TlganError
+
+if TYPE_CHECKING:
+    from tlgan_tui.app.app import AppConfig, TlganApp
+    from tlgan_tui.app.renderers import Renderer
+    from tlgan_tui.engine.axes import FeatureAxes
+    from tlgan_tui.engine.generators.base import Generator
+    from tlgan_tui.engine.session import History, Session
+
+PLACEHOLDER_FEATURES = (("Male", "probability"), ("Age", "continuous"))
+PLACEHOLDER_DIRECTIONS = 8
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("edit", help="(not implemented yet)")
+    parser = subparsers.add_parser(
+        "edit", help="open the face editor (the default command)",
+        description="Edit a face from the keyboard: arrows move a feature, space locks it, "
+        "r draws a new face, u undoes, s saves a snapshot, ? lists every key.")
+    add_edit_options(parser)
     parser.set_defaults(func=run)
 
 
+def add_edit_options(parser: argparse.ArgumentParser) -> None:
+    add_generator_options(parser)
+    add_extractor_options(parser)
+    parser.add_argument("--axes", type=Path, metavar="PATH",
+                        help="feature axes file from `tlgan fit` (default: the shipped one)")
+    parser.add_argument("--seed", type=int, help="the face to start from (default: random)")
+    parser.add_argument("--renderer", choices=RENDERER_CHOICES, default="auto",
+                        help="how to draw the face (default: ask the terminal)")
+    parser.add_argument("--out-dir", type=Path, default=Path("tlgan-snapshots"), metavar="DIR",
+                        help="where `s` and `g` write (default: ./tlgan-snapshots/)")
+    parser.add_argument("--session", type=Path, metavar="FILE",
+                        help="session file (default: session.json in the user state directory)")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true",
+                       help="reopen the last session exactly (after a crash or lost connection)")
+    start.add_argument("--from", dest="from_snapshot", type=Path, metavar="SNAPSHOT.png",
+                       help="open the face and offsets saved in a snapshot PNG")
+
+
 def run(args: argparse.Namespace) -> int:
-    raise TlganError("`tlgan edit` is not implemented yet")
+    app = build_app(args)
+    app.run()
+    return 0
+
+
+def placeholder_axes(latent_dim: int, seed: int = 0) -> FeatureAxes:
+    """Random unit directions, until `tlgan fit` has produced the real axes file."""
+    import numpy as np
+
+    from tlgan_tui.engine.axes import FeatureAxes
+
+    names = [name for name, _ in PLACEHOLDER_FEATURES]
+    kinds = [kind for _, kind in PLACEHOLDER_FEATURES]
+    names += [f"Direction {i + 1}" for i in range(PLACEHOLDER_DIRECTIONS)]
+    kinds += ["direction"] * PLACEHOLDER_DIRECTIONS
+    rng = np.random.default_rng(seed)
+    directions = rng.standard_normal((len(names), latent_dim))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    return FeatureAxes(names, kinds, directions, np.ones(len(names)),
+                       info={"method": "placeholder (random directions)"})
+
+
+def open_axes(path: Path | None, generator: Generator,
+              notices: list[tuple[str, str]]) -> tuple[FeatureAxes, Path | None]:
+    from tlgan_tui.engine.axes import FeatureAxes
+    from tlgan_tui.engine.paths import default_axes_path
+
+    if path is None:
+        default = default_axes_path()
+        if not default.is_file():
+            notices.append(("no fitted axes file yet (run `tlgan fit`): the features are "
+                            "random placeholder directions", "warning"))
+            return placeholder_axes(generator.latent_dim), None
+        axes = FeatureAxes.load(default)
+        axes.check_generator(generator.info, str(default))
+        return axes, None
+    axes = FeatureAxes.load(path)
+    axes.check_generator(generator.info, str(path))
+    return axes, path.resolve()
+
+
+def _resumable(path: Path, notices: list[tuple[str, str]]) -> Session | None:
+    from tlgan_tui.engine.session import CorruptSessionError, load_session, set_aside
+
+    if not path.is_file():
+        notices.append((f"no session to resume at {path}: starting fresh", "warning"))
+        return None
+    try:
+        return load_session(path)
+    except CorruptSessionError as error:
+        kept = set_aside(path, "corrupt")
+        notices.append((f"could not resume: {error}. The file is kept as {kept}; "
+                        "starting fresh.", "error"))
+        return None
+
+
+def _history_from_session(session: Session, generator: Generator,
+                          axes: FeatureAxes) -> History:
+    made_with = session.generator.get("sha256")
+    if made_with and made_with != generator.info.sha256:
+        raise TlganError(
+            f"the session was made with generator {session.generator.get('name', '?')} "
+            f"({session.generator.get('ident', made_with[:16])}), not {generator.info.name} "
+            f"({generator.info.ident}); pass the same --generator, or start without --resume")
+    names = [str(n).lower() for n in session.axes.get("names", [])]
+    if names != [n.lower() for n in axes.names]:
+        raise TlganError("the session was made with other feature axes "
+                         f"({', '.join(session.axes.get('names', []))}); pass the same --axes, "
+                         "or start without --resume")
+    if session.history.current.start.shape != (generator.latent_dim,):
+        raise TlganError("the session's latents do not fit this generator")
+    return session.history
+
+
+def _history_from_snapshot(path: Path, generator: Generator, axes: FeatureAxes,
+                           notices: list[tuple[str, str]]) -> History:
+    from tlgan_tui.engine.edit_state import EditState
+    from tlgan_tui.engine.export import read_snapshot
+    from tlgan_tui.engine.session import History
+
+    snapshot = read_snapshot(path)
+    made_with = snapshot.generator.get("sha256")
+    if made_with and made_with != generator.info.sha256:
+        raise TlganError(
+            f"{path} was made with generator {snapshot.generator.get('name', '?')} "
+            f"({snapshot.generator.get('ident', made_with[:16])}), not {generator.info.name}; "
+            "pass the same --generator")
+    if len(snapshot.latent) != generator.latent_dim:
+        raise TlganError(f"{path}: its latent does not fit this generator")
+    if [f.lower() for f in snapshot.features] == [n.lower() for n in axes.names]:
+        return History([snapshot.edit_state(len(axes.names))])
+    notices.append((f"{path.name} was edited with other features; opening its face with "
+                    "all offsets at zero", "warning"))
+    psi = snapshot.state.get("psi")
+    return History([EditState.fresh(snapshot.latent, len(axes.names), seed=None,
+                                    psi=None if psi is None else float(psi))])
+
+
+def build_config(args: argparse.Namespace, renderer: Renderer | None = None) -> AppConfig:
+    """Everything the app needs, from the command line (no terminal needed)."""
+    import torch
+
+    from tlgan_tui.app.app import AppConfig
+    from tlgan_tui.app.renderers import resolve_renderer
+    from tlgan_tui.cli.common import open_extractors
+    from tlgan_tui.engine.edit_state import EditState
+    from tlgan_tui.engine.session import History, default_session_path
+
+    notices: list[tuple[str, str]] = []
+    session_path = Path(args.session) if args.session else default_session_path()
+    session = _resumable(session_path, notices) if args.resume else None
+    if session is not None:
+        if args.generator is None and session.generator.get("path"):
+            args.generator = Path(session.generator["path"])
+        if args.axes is None and session.axes.get("path"):
+            args.axes = Path(session.axes["path"])
+
+    generator = open_generator(args)
+    axes, axes_path = open_axes(args.axes, generator, notices)
+
+    step = 0.4
+    selected = 0
+    if session is not None:
+        history = _history_from_session(session, generator, axes)
+        step, selected = session.step, session.selected
+    elif args.from_snapshot is not None:
+        history = _history_from_snapshot(Path(args.from_snapshot), generator, axes, notices)
+    else:
+        seed = args.seed if args.seed is not None else random.randrange(10_000)
+        history = History([EditState.fresh(generator.latent_for_seed(seed), len(axes.names),
+                                           seed, generator.psi)])
+    state_psi = history.current.psi
+    if generator.psi is not None and state_psi is not None and state_psi != generator.psi:
+        generator.set_psi(state_psi)
+
+    if session is None and session_path.is_file():
+        # A fresh start replaces the last session: keep one copy of it.
+        os.replace(session_path, session_path.with_name(session_path.name + ".previous"))
+
+    def cpu_generator() -> Generator:
+        return open_generator(argparse.Namespace(**{**vars(args), "device": "cpu"}))
+
+    generator_path = Path(args.generator).resolve() if args.generator is not None else None
+    return AppConfig(
+        generator=generator,
+        axes=axes,
+        renderer=renderer or resolve_renderer(args.renderer),
+        history=history,
+        step=step,
+        selected=selected,
+        out_dir=Path(args.out_dir),
+        session_path=session_path,
+        generator_path=generator_path,
+        axes_path=axes_path,
+        extractor_factory=lambda: open_extractors(args),
+        cpu_fallback=cpu_generator if generator.device != torch.device("cpu") else None,
+        notices=notices,
+    )
+
+
+def build_app(args: argparse.Namespace, renderer: Renderer | None = None) -> TlganApp:
+    # textual_image asks the terminal about graphics and cell size when it is
+    # first imported; that must happen before the app starts reading stdin.
+    import textual_image.renderable  # noqa: F401
+
+    from tlgan_tui.app.app import TlganApp
+
+    return TlganApp(build_config(args, renderer))

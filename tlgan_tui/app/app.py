@@ -1,0 +1,575 @@
+"""`tlgan`: the keyboard-driven face editor.
+
+The app holds the undo history (immutable `EditState`s) and never waits on
+the generator: every change bumps a generation counter and starts an
+exclusive thread worker; the worker renders only if its request is still the
+newest, then posts the frame and, after it, the measured feature values.
+The session is saved after every change on a background thread.
+
+Locks: a locked feature never moves. Moving or resetting it is refused with
+a notification ("Male is locked — space to unlock"); moving other features
+is conditioned on the locked axes; `R` resets the unlocked features only.
+Undo, redo and a new random face are the only ways its value changes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from PIL import Image
+from textual import events, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer
+from textual.worker import get_current_worker
+
+from tlgan_tui.app.renderers import Renderer
+from tlgan_tui.app.screens.help import HelpScreen
+from tlgan_tui.app.widgets.face_view import FaceView, FitTarget, fit_face
+from tlgan_tui.app.widgets.feature_list import FeatureList, FeatureRow
+from tlgan_tui.app.widgets.status_line import StatusLine
+from tlgan_tui.app.worker import (
+    DeviceFellBack,
+    Exported,
+    ExtractorFactory,
+    FrameReady,
+    FrameTimings,
+    GeneratorFactory,
+    NewStart,
+    RenderEngine,
+    ScoresReady,
+    WorkerFailed,
+    _describe,
+)
+from tlgan_tui.engine.axes import FeatureAxes
+from tlgan_tui.engine.edit_state import EditState
+from tlgan_tui.engine.export import snapshot_metadata, write_gif, write_new_png
+from tlgan_tui.engine.generators.base import Generator
+from tlgan_tui.engine.session import History, Session, SessionWriter
+
+DEFAULT_STEP = 0.4  # sigmas per key press, as in TL-GAN
+MIN_STEP, MAX_STEP = 0.4 / 64, 0.4 * 16
+BIG_STEP = 5
+PSI_STEP = 0.1
+MAX_GIF_FRAMES = 300
+GIF_MIN_SIZE = 256
+
+
+@dataclass
+class AppConfig:
+    """Everything the app needs, built by `tlgan edit` (or a test)."""
+
+    generator: Generator
+    axes: FeatureAxes
+    renderer: Renderer
+    history: History
+    step: float = DEFAULT_STEP
+    selected: int = 0  # row in the feature list
+    out_dir: Path = Path("tlgan-snapshots")
+    session_path: Path | None = None
+    generator_path: Path | None = None  # None: the embedded default
+    axes_path: Path | None = None  # None: the default file, or made in memory
+    extractor_factory: ExtractorFactory | None = None
+    cpu_fallback: GeneratorFactory | None = None
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (message, severity)
+    show_frame_time: bool = True
+    order: list[int] | None = None  # feature rows -> axes indices (None: axes order)
+    random_seed: int | None = None  # seeds the "random face" sequence (tests)
+
+
+def feature_order(names: list[str]) -> list[int]:
+    """Rows in TL-GAN's order when the features module exists, else in axes order."""
+    try:
+        from tlgan_tui.engine.features import ordered_feature_names  # type: ignore[import-not-found]
+    except ImportError:
+        return list(range(len(names)))
+    try:
+        ordered = list(ordered_feature_names(names))
+    except Exception:
+        return list(range(len(names)))
+    position = {name: i for i, name in enumerate(names)}
+    rows = [position[n] for n in ordered if n in position]
+    rows += [i for i in range(len(names)) if i not in rows]
+    return rows
+
+
+class TlganApp(App[None]):
+    """Face on the left, features on the right, status and keys at the bottom."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tlgan"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "select(-1)", "feature", show=False),
+        Binding("down,j", "select(1)", "↑↓ feature", key_display="↑↓"),
+        Binding("right,l,plus", "move(1)", "move +", key_display="→"),
+        Binding("left,h,minus", "move(-1)", "move −", key_display="←"),
+        Binding("shift+right", "move(5)", "+5 steps", show=False),
+        Binding("shift+left", "move(-5)", "−5 steps", show=False),
+        Binding("space", "toggle_lock", "lock"),
+        Binding("0", "reset_one", "reset", show=False),
+        Binding("R", "reset_all", "reset all", show=False),
+        Binding("r", "random_face", "random"),
+        Binding("u", "undo", "undo"),
+        Binding("ctrl+r", "redo", "redo", show=False),
+        Binding("left_square_bracket", "scale_step(0.5)", "step ÷2", show=False),
+        Binding("right_square_bracket", "scale_step(2)", "step ×2", show=False),
+        Binding("p", "psi(-1)", "ψ −", show=False),
+        Binding("P", "psi(1)", "ψ +", show=False),
+        Binding("s", "snapshot", "snapshot"),
+        Binding("g", "gif", "gif", show=False),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, config: AppConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.axes = config.axes
+        self.history = config.history
+        self.step = config.step
+        self.order = config.order if config.order is not None else feature_order(config.axes.names)
+        self.selected = min(max(config.selected, 0), max(len(self.order) - 1, 0))
+        self.engine = RenderEngine(config.generator, config.axes, config.extractor_factory,
+                                   config.cpu_fallback)
+        self.writer = SessionWriter(config.session_path) if config.session_path else None
+        self._rng = random.Random(config.random_seed)
+        self._generation = 0  # newest render request
+        self._shown_generation = 0  # newest frame on screen
+        self._scored_generation = 0
+        self._values: dict[str, float] = {}
+        self._key_time: float | None = None
+        self._pending_display: FrameTimings | None = None
+        self._awaiting_start = False  # a worker is computing a new start latent
+        self._deferred: list[Callable[[], None]] = []
+        self.last_frame: tuple[EditState, np.ndarray] | None = None
+        # (key-to-display ms, forward ms, fit ms) per frame, for benchmarks and tests.
+        self.frame_log: list[tuple[float, float, float]] = []
+        self.exports: list[Path] = []
+        self.errors: list[str] = []
+
+    # -- layout ---------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        self.face_view = FaceView(self.config.renderer, id="face")
+        self.feature_list = FeatureList(self._rows(), id="features")
+        self.status_line = StatusLine(show_frame_time=self.config.show_frame_time, id="status")
+        with Horizontal(id="main"):
+            yield self.face_view
+            with VerticalScroll(id="features-pane", can_focus=False):
+                yield self.feature_list
+        yield self.status_line
+        yield Footer()
+
+    def on_mount(self) -> None:
+        generator = self.engine.generator
+        self.status_line.set(generator=generator.info.name, device=self.engine.device_name,
+                             protocol=self.config.renderer.name, step=self.step,
+                             seed=self.state.seed, psi=self.state.psi)
+        self.feature_list.update(self._rows(), self.selected)
+        for message, severity in self.config.notices:
+            self.notify(message, severity=severity, timeout=10)  # type: ignore[arg-type]
+        self.call_after_refresh(self._request_render)
+        self._warm_up_extractors()
+        self._save_session()
+
+    # -- state ----------------------------------------------------------------------
+    @property
+    def state(self) -> EditState:
+        return self.history.current
+
+    @property
+    def feature(self) -> int:
+        """Axes index of the selected feature."""
+        return self.order[self.selected]
+
+    def _value_text(self, index: int) -> str:
+        if self.axes.kinds[index] == "direction":
+            return ""
+        if self.engine.extractor_error is not None:
+            return ""
+        name = self.axes.names[index].lower()
+        for extractor_name, value in self._values.items():
+            if extractor_name.lower() == name:
+                extractors = self.engine._extractors
+                if extractors is not None:
+                    return extractors.features[extractors.index(extractor_name)].format_value(
+                        value)
+                return f"{value:.2f}"
+        if self._values or self._scored_generation:
+            return ""  # scored, but no extractor measures this feature
+        return "…"
+
+    def _rows(self) -> list[FeatureRow]:
+        state = self.state
+        locked = set(state.locked)
+        return [FeatureRow(self.axes.names[i], state.offsets[i], i in locked, self._value_text(i))
+                for i in self.order]
+
+    def _refresh_view(self) -> None:
+        self.feature_list.update(self._rows(), self.selected)
+        self.status_line.set(seed=self.state.seed, step=self.step, psi=self.state.psi)
+
+    def _change(self, make: Callable[[EditState], EditState | None]) -> None:
+        """Apply a change to the current state as one undo step."""
+        if self._awaiting_start:
+            self._deferred.append(lambda: self._change(make))
+            return
+        new = make(self.state)
+        if new is not None and self.history.push(new):
+            self._after_change()
+
+    def _after_change(self, render: bool = True) -> None:
+        self._refresh_view()
+        if render:
+            self._request_render()
+        self._save_session()
+
+    def _save_session(self) -> None:
+        if self.writer is None:
+            return
+        generator = self.engine.generator.info
+        self.writer.submit(Session(
+            history=self.history.copy(),
+            generator={"path": None if self.config.generator_path is None
+                       else str(self.config.generator_path),
+                       "sha256": generator.sha256, "ident": generator.ident,
+                       "name": generator.name},
+            axes={"path": None if self.config.axes_path is None else str(self.config.axes_path),
+                  "sha256": self.axes.sha256, "ident": self.axes.ident,
+                  "names": list(self.axes.names)},
+            step=self.step,
+            selected=self.selected,
+        ))
+
+    def _locked_refusal(self, index: int) -> bool:
+        if index in self.state.locked:
+            self.notify(f"{self.axes.names[index]} is locked — space to unlock",
+                        severity="warning", timeout=3)
+            return True
+        return False
+
+    # -- keys -----------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._key_time = event.time
+        await super().on_event(event)
+
+    def action_select(self, delta: int) -> None:
+        if not self.order:
+            return
+        self.selected = (self.selected + delta) % len(self.order)
+        self.feature_list.update(self._rows(), self.selected)
+        self._save_session()
+
+    def action_move(self, steps: int) -> None:
+        index = self.feature
+        if self._locked_refusal(index):
+            return
+        self._change(lambda s: s.move(index, steps * self.step))
+
+    def action_toggle_lock(self) -> None:
+        index = self.feature
+        directions, sigmas = self.axes.directions, self.axes.sigmas
+        # Re-basing keeps the face identical, so no new frame is needed.
+        if self._awaiting_start:
+            self._deferred.append(self.action_toggle_lock)
+            return
+        if self.history.push(self.state.toggle_lock(index, directions, sigmas)):
+            self._after_change(render=False)
+
+    def action_reset_one(self) -> None:
+        index = self.feature
+        if self._locked_refusal(index):
+            return
+        self._change(lambda s: s.reset(index))
+
+    def action_reset_all(self) -> None:
+        def reset(state: EditState) -> EditState:
+            if not state.locked:
+                return state.reset_all()
+            for i in range(len(state.offsets)):
+                if i not in state.locked:
+                    state = state.reset(i)
+            return state
+
+        if self.state.locked:
+            self.notify(f"reset the unlocked features ({len(self.state.locked)} locked kept)",
+                        timeout=3)
+        self._change(reset)
+
+    def action_random_face(self) -> None:
+        if self._awaiting_start:
+            self._deferred.append(self.action_random_face)
+            return
+        seed = self._rng.randrange(1_000_000)
+        generator = self.engine.generator
+        if generator.info.latent_space == "z":
+            # Drawing z is numpy on the CPU: no need to wait for the device.
+            start = generator.latent_for_seed(seed)
+            self._change(lambda s: s.with_start(start, seed, s.psi))
+        else:
+            self._awaiting_start = True
+            self._start_worker(seed, self.state.psi, keep_offsets=False)
+
+    def action_undo(self) -> None:
+        if self._awaiting_start:
+            self._deferred.append(self.action_undo)
+            return
+        if self.history.undo():
+            self._after_change()
+        else:
+            self.notify("nothing to undo", timeout=2)
+
+    def action_redo(self) -> None:
+        if self._awaiting_start:
+            self._deferred.append(self.action_redo)
+            return
+        if self.history.redo():
+            self._after_change()
+        else:
+            self.notify("nothing to redo", timeout=2)
+
+    def action_scale_step(self, factor: float) -> None:
+        step = min(MAX_STEP, max(MIN_STEP, self.step * factor))
+        if step == self.step:
+            self.notify(f"step stays {self.step:g}σ", timeout=2)
+            return
+        self.step = step
+        self.status_line.set(step=step)
+        self._save_session()
+
+    def action_psi(self, direction: int) -> None:
+        generator = self.engine.generator
+        if generator.psi is None:
+            self.notify("this generator has no truncation", timeout=3)
+            return
+        if self._awaiting_start:
+            self._deferred.append(lambda: self.action_psi(direction))
+            return
+        current = self.state.psi if self.state.psi is not None else generator.psi
+        psi = round(min(1.0, max(0.0, current + direction * PSI_STEP)), 2)
+        if psi == current:
+            self.notify(f"ψ stays {psi:.1f}", timeout=2)
+            return
+        if self.state.seed is None:
+            self.notify("this face has no seed, so ψ cannot re-draw it", severity="warning")
+            return
+        self._awaiting_start = True
+        self._start_worker(self.state.seed, psi, keep_offsets=True)
+
+    def action_snapshot(self) -> None:
+        self._snapshot_worker(self.state)
+
+    def action_gif(self) -> None:
+        states = self.history.up_to_current()[-MAX_GIF_FRAMES:]
+        self._gif_worker(states)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        if self.writer is not None:
+            self._save_session()
+            self.writer.flush()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    # -- rendering --------------------------------------------------------------------
+    def _request_render(self) -> None:
+        self._generation += 1
+        requested_at = self._key_time if self._key_time is not None else time.monotonic()
+        self._key_time = None
+        self.status_line.set(busy=True)
+        self._render_worker(self._generation, self.state, self.face_view.target(), requested_at)
+
+    @work(thread=True, exclusive=True, group="render", exit_on_error=False)
+    def _render_worker(self, generation: int, state: EditState, target: FitTarget | None,
+                       requested_at: float) -> None:
+        worker = get_current_worker()
+        engine = self.engine
+        with engine.lock:
+            if worker.is_cancelled or generation != self._generation:
+                engine.requests_dropped += 1
+                return
+            try:
+                frame, forward_ms = engine.timed_frame(state, self._fell_back)
+            except Exception as error:
+                self.post_message(WorkerFailed("render", _describe(error)))
+                return
+            if generation != self._generation:
+                engine.requests_dropped += 1
+                return
+            start = time.perf_counter()
+            fitted = fit_face(Image.fromarray(frame), target) if target is not None else None
+            fit_ms = (time.perf_counter() - start) * 1000
+            self.post_message(FrameReady(generation, state, frame, fitted, target,
+                                         FrameTimings(forward_ms, fit_ms, requested_at)))
+        with engine.extractor_lock:
+            if worker.is_cancelled or generation != self._generation:
+                return
+            try:
+                values = engine.measure(frame)
+            except Exception as error:
+                self.post_message(WorkerFailed("measuring", _describe(error)))
+                return
+        if generation == self._generation:
+            self.post_message(ScoresReady(generation, values))
+
+    @work(thread=True, group="warmup", exit_on_error=False)
+    def _warm_up_extractors(self) -> None:
+        """Load the extractors off the key path, while the first face renders."""
+        with self.engine.extractor_lock:
+            self.engine.extractors()
+        error = self.engine.extractor_error
+        if error is not None and self.config.extractor_factory is not None:
+            self.post_message(WorkerFailed("loading the extractors", error))
+
+    def _fell_back(self, reason: str) -> None:
+        self.post_message(DeviceFellBack(self.engine.device_name, reason))
+
+    def on_frame_ready(self, message: FrameReady) -> None:
+        if message.generation <= self._shown_generation:
+            return  # an older frame than the one on screen
+        self._shown_generation = message.generation
+        self.last_frame = (message.state, message.frame)
+        self.face_view.show(message.frame, message.fitted, message.target)  # type: ignore[arg-type]
+        self._pending_display = message.timings
+        if message.generation == self._generation:
+            self.status_line.set(busy=False)
+
+    def post_display_hook(self) -> None:
+        timings = self._pending_display
+        if timings is None:
+            return
+        self._pending_display = None
+        elapsed = (time.monotonic() - timings.requested_at) * 1000
+        self.frame_log.append((elapsed, timings.forward_ms, timings.fit_ms))
+        self.status_line.set(frame_ms=elapsed)
+
+    def on_scores_ready(self, message: ScoresReady) -> None:
+        if message.generation < self._scored_generation:
+            return
+        self._scored_generation = message.generation
+        self._values = message.values
+        self.feature_list.update(self._rows(), self.selected)
+
+    def on_worker_failed(self, message: WorkerFailed) -> None:
+        text = f"{message.what} failed: {message.error}"
+        self.errors.append(text)
+        self.status_line.set(busy=False, message=text)
+        self.notify(text, severity="error", timeout=10)
+        if message.what == "new face":
+            self._awaiting_start = False
+            self._replay_deferred()
+
+    def on_device_fell_back(self, message: DeviceFellBack) -> None:
+        self.status_line.set(device=message.device)
+        self.notify(f"the generator failed on its device ({message.reason}); "
+                    f"now running on {message.device}", severity="warning", timeout=10)
+
+    # -- new start latents (w-space generators draw them on the device) ----------------
+    @work(thread=True, group="start", exit_on_error=False)
+    def _start_worker(self, seed: int, psi: float | None, keep_offsets: bool) -> None:
+        engine = self.engine
+        try:
+            with engine.lock:
+                generator = engine.generator
+                if psi is not None and generator.psi is not None and generator.psi != psi:
+                    generator.set_psi(psi)
+                latent = generator.latent_for_seed(seed)
+        except Exception as error:
+            self.post_message(WorkerFailed("new face", _describe(error)))
+            return
+        self.post_message(NewStart(seed, latent, psi, keep_offsets))
+
+    def on_new_start(self, message: NewStart) -> None:
+        self._awaiting_start = False
+        latent = np.asarray(message.latent, dtype=np.float32)
+        if message.keep_offsets:
+            new = replace(self.state, start=latent, psi=message.psi, seed=message.seed,
+                          base=None, base_offsets=None)
+        else:
+            new = self.state.with_start(latent, message.seed, message.psi)
+        if self.history.push(new):
+            self._after_change()
+        self._replay_deferred()
+
+    def _replay_deferred(self) -> None:
+        while self._deferred and not self._awaiting_start:
+            self._deferred.pop(0)()
+
+    # -- exports ----------------------------------------------------------------------
+    def _stamp(self) -> str:
+        return time.strftime("%Y%m%d-%H%M%S")
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _snapshot_worker(self, state: EditState) -> None:
+        engine = self.engine
+        try:
+            with engine.lock:
+                latent = engine.latent(state)
+                frame = engine.synthesize(latent[None], self._fell_back)[0]
+                info = engine.generator.info
+            metadata = snapshot_metadata(info, self.axes.ident, self.axes.sha256,
+                                         self.axes.names, state, latent, info.resolution)
+            seed = f"seed{state.seed:04d}-" if state.seed is not None else ""
+            path = write_new_png(Image.fromarray(frame), self.config.out_dir,
+                                 f"face-{seed}{self._stamp()}", metadata)
+        except Exception as error:
+            self.post_message(WorkerFailed("snapshot", _describe(error)))
+            return
+        self.post_message(Exported("snapshot", str(path)))
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _gif_worker(self, states: tuple[EditState, ...]) -> None:
+        engine = self.engine
+        try:
+            frames: list[Image.Image] = []
+            for start in range(0, len(states), 16):
+                chunk = states[start : start + 16]
+                with engine.lock:  # released between chunks so edits keep rendering
+                    latents = np.stack([engine.latent(s) for s in chunk])
+                    images = engine.synthesize(latents, self._fell_back)
+                for image in images:
+                    face = Image.fromarray(image)
+                    if face.width < GIF_MIN_SIZE:
+                        face = face.resize((GIF_MIN_SIZE, GIF_MIN_SIZE * face.height // face.width),
+                                           Image.Resampling.LANCZOS)
+                    frames.append(face)
+            last = states[-1]
+            seed = f"seed{last.seed:04d}-" if last.seed is not None else ""
+            stem = f"history-{seed}{self._stamp()}"
+            path = None
+            for n in range(1, 1000):
+                candidate = self.config.out_dir / (f"{stem}.gif" if n == 1 else f"{stem}-{n}.gif")
+                if candidate.exists():
+                    continue
+                try:
+                    path = write_gif(frames, candidate, frame_ms=200,
+                                     comment=f"tlgan edit history, {len(frames)} steps")
+                    break
+                except FileExistsError:
+                    continue
+            if path is None:
+                raise OSError(f"no free file name for {stem}.gif")
+        except Exception as error:
+            self.post_message(WorkerFailed("GIF", _describe(error)))
+            return
+        self.post_message(Exported("GIF", str(path)))
+
+    def on_exported(self, message: Exported) -> None:
+        path = Path(message.path)
+        self.exports.append(path)
+        self.status_line.set(message=f"saved {path}")
+        self.notify(f"saved {message.kind}: {path}", timeout=6)

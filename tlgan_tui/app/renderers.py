@@ -1,0 +1,140 @@
+"""Which textual-image widget draws the face, and what it is called in the status line.
+
+Importing this module imports `textual_image.widget`, which asks the terminal
+what it supports (graphics protocol, cell size in pixels). That query only
+works before a Textual app starts reading stdin, so the CLI imports this
+module before `App.run()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import textual_image.renderable
+import textual_image.widget as image_widgets
+from PIL import Image as PILImage
+from textual.strip import Strip
+from textual.widget import Widget
+from textual_image._terminal import get_cell_size
+from textual_image.renderable.halfcell import Image as HalfcellRenderable
+from textual_image.renderable.sixel import Image as SixelRenderable
+from textual_image.renderable.tgp import Image as TGPRenderable
+from textual_image.renderable.unicode import Image as UnicodeRenderable
+from textual_image.widget._base import Image as BaseImage
+
+from tlgan_tui.app import RENDERER_CHOICES
+
+
+class _StripCache:
+    """Renders textual-image's renderable once per image, straight into strips.
+
+    textual-image's widgets hand Textual a new Rich renderable on every
+    repaint and ask for a full layout on every new image; through Textual's
+    generic renderable path that costs tens of milliseconds per frame for
+    a few thousand half-cell segments. Here the same renderable is rendered
+    once per image with the app's console and the strips are served from a
+    cache (Textual's line API); a new image of the same size repaints without
+    a layout pass. The kitty image is replaced before the old one is deleted,
+    so frames do not flash.
+    """
+
+    _image_serial: int = 0
+    _strip_cache: tuple[tuple[int, int, int], list[Strip]] | None = None
+
+    @property
+    def image(self) -> Any:
+        return self._image  # type: ignore[attr-defined]
+
+    @image.setter
+    def image(self, value: Any) -> None:
+        if value is not None and not isinstance(value, PILImage.Image):
+            BaseImage.image.fset(self, value)  # type: ignore[attr-defined]
+            self._image_serial += 1
+            return
+        old_size = (self._image_width, self._image_height)  # type: ignore[has-type]
+        self._image = value
+        self._image_width, self._image_height = value.size if value is not None else (0, 0)
+        self._image_serial += 1
+        self.refresh(layout=(self._image_width, self._image_height) != old_size)  # type: ignore[attr-defined]
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.content_size  # type: ignore[attr-defined]
+        if self._image is None or width <= 0 or height <= 0:
+            return Strip.blank(max(width, 0))
+        key = (self._image_serial, width, height)
+        if self._strip_cache is None or self._strip_cache[0] != key:
+            self._strip_cache = (key, self._render_strips(width, height))
+        strips = self._strip_cache[1]
+        return strips[y] if y < len(strips) else Strip.blank(width)
+
+    def _render_strips(self, width: int, height: int) -> list[Strip]:
+        previous = self._renderable  # type: ignore[has-type]
+        renderable = self._Renderable(self._image, width, height)  # type: ignore[attr-defined]
+        console = self.app.console  # type: ignore[attr-defined]
+        options = console.options.update_dimensions(width, height)
+        lines = console.render_lines(renderable, options, pad=True)
+        self._renderable = renderable
+        if previous is not None:
+            previous.cleanup()
+        return [Strip(line, width) for line in lines]
+
+
+class FastTGPImage(_StripCache, image_widgets.TGPImage, Renderable=TGPRenderable):
+    """Kitty graphics protocol, rendered once per frame."""
+
+
+class FastHalfcellImage(_StripCache, image_widgets.HalfcellImage,
+                        Renderable=HalfcellRenderable):
+    """Coloured half blocks, rendered once per frame."""
+
+
+class FastUnicodeImage(_StripCache, image_widgets.UnicodeImage, Renderable=UnicodeRenderable):
+    """Unicode shading, rendered once per frame."""
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """A way of drawing images in the terminal."""
+
+    name: str  # "kitty", "sixel", "halfcell", "unicode"
+    widget_class: type[Widget]
+    # Image pixels one terminal cell shows: the cell's size in pixels for the
+    # graphics protocols, 1 x 2 for half cells, 1 x 1 for the unicode shading.
+    pixels_per_cell: tuple[int, int]
+    cell_size: tuple[int, int]  # the terminal's cell in screen pixels (w, h)
+
+
+def _name_of(renderable: type) -> str:
+    if renderable is TGPRenderable:
+        return "kitty"
+    if renderable is SixelRenderable:
+        return "sixel"
+    if renderable is HalfcellRenderable:
+        return "halfcell"
+    return "unicode"
+
+
+def detected_renderer_name() -> str:
+    """What `auto` picks in this terminal."""
+    return _name_of(textual_image.renderable.Image)
+
+
+def resolve_renderer(name: str = "auto") -> Renderer:
+    """The renderer for `--renderer NAME` (`auto` asks the terminal)."""
+    if name not in RENDERER_CHOICES:
+        from tlgan_tui.engine.errors import TlganError
+
+        raise TlganError(f"unknown renderer {name!r}; choose one of {', '.join(RENDERER_CHOICES)}")
+    if name == "auto":
+        name = detected_renderer_name()
+    classes: dict[str, type[Widget]] = {
+        "kitty": FastTGPImage,
+        "sixel": image_widgets.SixelImage,  # caches its own encoding per image
+        "halfcell": FastHalfcellImage,
+        "unicode": FastUnicodeImage,
+    }
+    cell = get_cell_size()
+    cell_size = (max(1, cell.width), max(1, cell.height))
+    per_cell = {"kitty": cell_size, "sixel": cell_size, "halfcell": (1, 2), "unicode": (1, 1)}
+    return Renderer(name, classes[name], per_cell[name], cell_size)

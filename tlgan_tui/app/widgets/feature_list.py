@@ -1,0 +1,108 @@
+"""The right pane: one row per feature with its offset, lock and measured value."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.geometry import Region
+from textual.widget import Widget
+
+BAR_HALF = 6  # cells each side of zero
+BAR_SIGMAS = 3.0  # offset shown at the end of the bar
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """What one row shows."""
+
+    name: str
+    offset: float
+    locked: bool
+    value: str  # the measured value, "" when the feature has no extractor column
+
+
+def offset_bar(offset: float, half: int = BAR_HALF, full: float = BAR_SIGMAS) -> Text:
+    """A bar centred on zero: filled to the right for +, to the left for -."""
+    cells = min(half, round(abs(offset) / full * half)) if offset else 0
+    if offset and cells == 0:
+        cells = 1  # any non-zero offset shows
+    left = right = "─" * half
+    if offset < 0:
+        left = "─" * (half - cells) + "█" * cells
+    elif offset > 0:
+        right = "█" * cells + "─" * (half - cells)
+    bar = Text()
+    colour = "green" if offset > 0 else "magenta"
+    for char in left:
+        bar.append(char, style=colour if char == "█" else "bright_black")
+    bar.append("┼" if not offset else "│", style="bold")
+    for char in right:
+        bar.append(char, style=colour if char == "█" else "bright_black")
+    return bar
+
+
+class FeatureList(Widget):
+    """Renders all rows; the selected one is highlighted and kept in view."""
+
+    DEFAULT_CSS = """
+    FeatureList {
+        height: auto;
+        width: 1fr;
+    }
+    """
+
+    def __init__(self, rows: Sequence[FeatureRow] = (), *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows: list[FeatureRow] = list(rows)
+        self.selected = 0
+        self.name_width = max((len(r.name) for r in self.rows), default=8)
+
+    def update(self, rows: Sequence[FeatureRow], selected: int) -> None:
+        rows = list(rows)
+        moved = selected != self.selected
+        if rows == self.rows and not moved:
+            return
+        resized = len(rows) != len(self.rows)
+        self.rows = rows
+        self.selected = selected
+        self.name_width = max((len(r.name) for r in self.rows), default=8)
+        self.refresh(layout=resized)
+        if moved:
+            self.call_after_refresh(self._keep_selected_in_view)
+
+    def _keep_selected_in_view(self) -> None:
+        parent = self.parent
+        if parent is not None and hasattr(parent, "scroll_to_region"):
+            parent.scroll_to_region(  # type: ignore[attr-defined]
+                Region(0, self.selected, 1, 1), animate=False, immediate=True)
+
+    def natural_width(self, value_width: int = 10) -> int:
+        """Cells a row needs: marker, name, lock, bar, offset and value."""
+        return 2 + self.name_width + 1 + 2 + (2 * BAR_HALF + 1) + 6 + 2 + value_width
+
+    def get_content_width(self, container: object, viewport: object) -> int:
+        return self.natural_width()
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        return max(1, len(self.rows))
+
+    def render(self) -> Text:
+        lines = Text(no_wrap=True, overflow="ellipsis")
+        for i, row in enumerate(self.rows):
+            chosen = i == self.selected
+            line = Text(no_wrap=True)
+            line.append("▶ " if chosen else "  ", style="bold yellow")
+            line.append(f"{row.name:<{self.name_width}} ", style="bold" if chosen else "")
+            line.append("L " if row.locked else "· ",
+                        style="bold black on yellow" if row.locked else "bright_black")
+            line.append_text(offset_bar(row.offset))
+            line.append(f" {row.offset:+5.2f}", style="bold" if row.offset else "bright_black")
+            line.append(f"  {row.value}", style="cyan")
+            if chosen:
+                line.stylize("on #303040")
+            lines.append_text(line)
+            if i < len(self.rows) - 1:
+                lines.append("\n")
+        return lines
