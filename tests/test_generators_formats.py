@@ -344,3 +344,19 @@ def test_auto_batch_size(ada_file: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(gen, "activation_bytes_per_sample", lambda: 512 << 20)
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (40 << 30, 80 << 30))
     assert auto_batch_size(gen) == 32
+
+
+def test_second_start_skips_hashing_until_the_file_changes(
+    ada_file: Path, cache_in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = load_generator(ada_file, CPU)
+
+    def no_hash(path: Path) -> str:
+        raise AssertionError("hashed the source again")
+
+    monkeypatch.setattr(cache, "sha256_file", no_hash)
+    assert load_generator(ada_file, CPU).info.sha256 == first.info.sha256
+    monkeypatch.undo()
+    monkeypatch.setenv(cache.CACHE_ENV, str(cache_in_tmp))
+    fx.write_ada_pickle(ada_file, fx.make_ada_generator(seed=9))
+    assert load_generator(ada_file, CPU).info.sha256 != first.info.sha256

@@ -57,16 +57,15 @@ def _atomic_write_bytes(target: Path, data: bytes) -> None:
         raise
 
 
-def source_sha256(path: Path) -> str:
-    """sha256 of `path`, remembered by (resolved path, size, mtime_ns)."""
+def source_sha256(path: Path) -> tuple[str, bool]:
+    """(sha256 of `path`, whether it came from the index of (path, size, mtime_ns))."""
     resolved = str(path.resolve())
     stat = path.stat()
     entry = _read_index().get(resolved)
     if (isinstance(entry, dict) and entry.get("size") == stat.st_size
             and entry.get("mtime_ns") == stat.st_mtime_ns and isinstance(entry.get("sha256"), str)):
-        return str(entry["sha256"])
-    digest = sha256_file(path)
-    return digest
+        return str(entry["sha256"]), True
+    return sha256_file(path), False
 
 
 def remember_sha256(path: Path, digest: str) -> None:

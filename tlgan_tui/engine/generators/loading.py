@@ -141,15 +141,20 @@ def load_generator(
     kind = detect_format(path)
     if kind == "safetensors":
         return _load_tlgan_safetensors(path, device, dtype, psi)
-    sha = cache.source_sha256(path)
+    sha, indexed = cache.source_sha256(path) if use_cache else (sha256_file(path), True)
     cached = cache.load_cached(sha) if use_cache else None
     if cached is not None:
         metadata, tensors = cached
-        return _build(metadata, tensors, sha, device, dtype, psi, str(path))
-    metadata, tensors = _convert(path, kind)
-    if use_cache and cache.store(sha, metadata, tensors) is not None:
+        generator = _build(metadata, tensors, sha, device, dtype, psi, str(path))
+    else:
+        metadata, tensors = _convert(path, kind)
+        generator = _build(metadata, tensors, sha, device, dtype, psi, str(path))
+        if use_cache:
+            indexed = cache.store(sha, metadata, tensors) is None
+    if not indexed:
+        # Only files that loaded are remembered; the next start skips hashing.
         cache.remember_sha256(path, sha)
-    return _build(metadata, tensors, sha, device, dtype, psi, str(path))
+    return generator
 
 
 def _load_tlgan_safetensors(path: Path, device: torch.device, dtype: torch.dtype,
