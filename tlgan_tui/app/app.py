@@ -15,6 +15,7 @@ Undo, redo and a new random face are the only ways its value changes.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -60,6 +61,7 @@ BIG_STEP = 5
 PSI_STEP = 0.1
 MAX_GIF_FRAMES = 300
 GIF_MIN_SIZE = 256
+DISPLAY_WAIT_S = 0.5  # longest a worker waits for its frame to be drawn before scoring
 
 
 @dataclass
@@ -155,6 +157,8 @@ class TlganApp(App[None]):
         self.frame_log: list[tuple[float, float, float]] = []
         self.exports: list[Path] = []
         self.errors: list[str] = []
+        self.messages: list[str] = []  # every notification shown (tests read it)
+        self._displayed = threading.Event()  # set when a new frame reached the terminal
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -179,6 +183,12 @@ class TlganApp(App[None]):
         self.call_after_refresh(self._request_render)
         self._warm_up_extractors()
         self._save_session()
+
+    def notify(self, message: str, *, title: str = "", severity: str = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        self.messages.append(message)
+        super().notify(message, title=title, severity=severity,  # type: ignore[arg-type]
+                       timeout=timeout, markup=markup)
 
     # -- state ----------------------------------------------------------------------
     @property
@@ -390,7 +400,6 @@ class TlganApp(App[None]):
         self._generation += 1
         requested_at = self._key_time if self._key_time is not None else time.monotonic()
         self._key_time = None
-        self.status_line.set(busy=True)
         self._render_worker(self._generation, self.state, self.face_view.target(), requested_at)
 
     @work(thread=True, exclusive=True, group="render", exit_on_error=False)
@@ -413,8 +422,12 @@ class TlganApp(App[None]):
             start = time.perf_counter()
             fitted = fit_face(Image.fromarray(frame), target) if target is not None else None
             fit_ms = (time.perf_counter() - start) * 1000
+            self._displayed.clear()
             self.post_message(FrameReady(generation, state, frame, fitted, target,
                                          FrameTimings(forward_ms, fit_ms, requested_at)))
+        # Score after the frame is on screen: on a small CPU the extractor
+        # would otherwise compete with drawing the frame.
+        self._displayed.wait(DISPLAY_WAIT_S)
         with engine.extractor_lock:
             if worker.is_cancelled or generation != self._generation:
                 return
@@ -445,8 +458,6 @@ class TlganApp(App[None]):
         self.last_frame = (message.state, message.frame)
         self.face_view.show(message.frame, message.fitted, message.target)  # type: ignore[arg-type]
         self._pending_display = message.timings
-        if message.generation == self._generation:
-            self.status_line.set(busy=False)
 
     def post_display_hook(self) -> None:
         timings = self._pending_display
@@ -456,6 +467,7 @@ class TlganApp(App[None]):
         elapsed = (time.monotonic() - timings.requested_at) * 1000
         self.frame_log.append((elapsed, timings.forward_ms, timings.fit_ms))
         self.status_line.set(frame_ms=elapsed)
+        self._displayed.set()
 
     def on_scores_ready(self, message: ScoresReady) -> None:
         if message.generation < self._scored_generation:
@@ -467,7 +479,7 @@ class TlganApp(App[None]):
     def on_worker_failed(self, message: WorkerFailed) -> None:
         text = f"{message.what} failed: {message.error}"
         self.errors.append(text)
-        self.status_line.set(busy=False, message=text)
+        self.status_line.set(message=text)
         self.notify(text, severity="error", timeout=10)
         if message.what == "new face":
             self._awaiting_start = False

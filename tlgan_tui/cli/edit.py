@@ -53,8 +53,19 @@ def add_edit_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     app = build_app(args)
+    if app.engine.generator.device.type == "cpu":
+        use_cpu_threads_for_app()
     app.run()
     return 0
+
+
+def use_cpu_threads_for_app() -> None:
+    """Leave one core to the UI thread: on a 2-core box torch's second thread
+    (and its spinning) costs the terminal more than it gains the forward pass."""
+    import torch
+
+    cores = os.cpu_count() or 1
+    torch.set_num_threads(max(1, min(4, cores - 1)))
 
 
 def placeholder_axes(latent_dim: int, seed: int = 0) -> FeatureAxes:

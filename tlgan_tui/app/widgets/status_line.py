@@ -17,7 +17,6 @@ class Status:
     frame_ms: float | None = None
     protocol: str = ""
     psi: float | None = None
-    busy: bool = False
     message: str = ""
 
 
@@ -62,8 +61,6 @@ class StatusLine(Widget):
         parts += [frame, s.protocol]
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" " + " │ ".join(parts), style="bold")
-        if s.busy:
-            text.append("  ●", style="yellow")
         if s.message:
             text.append(f"  {s.message}", style="italic")
         return text
