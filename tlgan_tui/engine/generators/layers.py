@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -38,9 +39,11 @@ def lrelu_gain(x: torch.Tensor, slope: float = 0.2, gain: float = SQRT2) -> torc
 
 def binomial_filter(taps: tuple[int, ...] = (1, 3, 3, 1)) -> torch.Tensor:
     """Separable 2-D low-pass filter: outer(taps, taps), normalized to sum 1."""
-    row = torch.tensor(taps, dtype=torch.float32)
-    kernel = torch.outer(row, row)
-    return kernel / kernel.sum()
+    # numpy, not torch.outer: under a meta-device context torch.outer pulls in torch._dynamo
+    # (seconds of import time at every start).
+    row = np.asarray(taps, dtype=np.float64)
+    kernel = np.outer(row, row)
+    return torch.from_numpy((kernel / kernel.sum()).astype(np.float32))
 
 
 def upfirdn2d(

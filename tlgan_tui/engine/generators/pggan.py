@@ -110,9 +110,12 @@ class PGGANGenerator(Generator):
         name: str | None = None,
     ) -> None:
         self.config = config
-        self.net = PGGANNetwork(config)
+        with torch.device("meta"):  # no init: the loaded tensors are assigned
+            self.net = PGGANNetwork(config)
         try:
-            self.net.load_state_dict(dict(state))
+            self.net.load_state_dict(
+                {k: v.to(device, torch.float32, copy=True) for k, v in state.items()}, assign=True
+            )
         except RuntimeError as error:
             raise TlganError(f"pg-GAN weights do not fit the architecture ({error})") from None
         self.net.eval().requires_grad_(False)

@@ -196,17 +196,23 @@ class StyleGAN2Generator(Generator):
         psi: float = DEFAULT_PSI,
     ) -> None:
         self.config = config
-        self.mapping = MappingNetwork(config)
-        self.synthesis = SynthesisNetwork(config)
-        mapping_state = {k[len("mapping."):]: v for k, v in state.items()
+        # Built on the meta device and given the loaded tensors (assign=True): no
+        # initialization or copy of ~30M parameters on every start.
+        with torch.device("meta"):
+            self.mapping = MappingNetwork(config)
+            self.synthesis = SynthesisNetwork(config)
+        # Fresh (aligned) copies: tensors straight from a file mapping can take other
+        # BLAS paths and round differently, and "seed N" must be bit-identical.
+        mapping_state = {k[len("mapping."):]: v.float().clone() for k, v in state.items()
                          if k.startswith("mapping.")}
-        synthesis_state = {k[len("synthesis."):]: v for k, v in state.items()
-                           if k.startswith("synthesis.")}
+        synthesis_state = {k[len("synthesis."):]: v.to(device, torch.float32, copy=True)
+                           for k, v in state.items() if k.startswith("synthesis.")}
         try:
-            self.mapping.load_state_dict(mapping_state)
-            self.synthesis.load_state_dict(synthesis_state)
+            self.mapping.load_state_dict(mapping_state, assign=True)
+            self.synthesis.load_state_dict(synthesis_state, assign=True)
         except RuntimeError as error:
             raise TlganError(f"StyleGAN2 weights do not fit the architecture ({error})") from None
+        self.synthesis.kernel = binomial_filter()
         self.mapping.eval().requires_grad_(False)
         self.synthesis.eval().requires_grad_(False)
         self.device = device
