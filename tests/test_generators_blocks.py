@@ -151,3 +151,10 @@ def test_modulated_conv_half_precision_stays_finite() -> None:
     half = modulated_conv2d(x.half(), weight, styles)
     assert torch.isfinite(half).all()
     assert ((half.float() - full).abs().max() / full.abs().max()) < 0.01
+
+
+def test_pixel_norm_half_precision_does_not_overflow() -> None:
+    x = torch.full((1, 4, 2, 2), 1000.0)
+    out = pixel_norm(x.half())
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out.float(), torch.ones(1, 4, 2, 2), atol=1e-3, rtol=1e-3)

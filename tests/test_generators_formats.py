@@ -360,3 +360,11 @@ def test_second_start_skips_hashing_until_the_file_changes(
     monkeypatch.setenv(cache.CACHE_ENV, str(cache_in_tmp))
     fx.write_ada_pickle(ada_file, fx.make_ada_generator(seed=9))
     assert load_generator(ada_file, CPU).info.sha256 != first.info.sha256
+
+
+def test_device_side_uint8_matches_base_conversion(ada_file: Path) -> None:
+    from tlgan_tui.engine.generators.base import Generator
+
+    gen = load_generator(ada_file, CPU)
+    w = gen.sample(5, 3)
+    np.testing.assert_array_equal(gen.synthesize(w, 2), Generator.synthesize(gen, w, 2))

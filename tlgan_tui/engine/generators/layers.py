@@ -17,8 +17,13 @@ SQRT2 = math.sqrt(2.0)
 
 
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Normalize each position's feature vector (dim 1) to unit mean square."""
-    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + eps)
+    """Normalize each position's feature vector (dim 1) to unit mean square.
+
+    The mean square is taken in float32: in float16 it overflows once
+    activations pass ~256.
+    """
+    scale = torch.rsqrt(x.float().square().mean(dim=1, keepdim=True) + eps)
+    return x * scale.to(x.dtype)
 
 
 def equalized_scale(weight_shape: torch.Size | tuple[int, ...], gain: float = SQRT2) -> float:

@@ -30,6 +30,7 @@ from torch import nn
 
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import Generator, GeneratorInfo
+from tlgan_tui.engine.generators.batching import synthesize_on_device
 from tlgan_tui.engine.generators.layers import SQRT2, equalized_scale, pixel_norm
 
 
@@ -120,6 +121,8 @@ class PGGANGenerator(Generator):
             raise TlganError(f"pg-GAN weights do not fit the architecture ({error})") from None
         self.net.eval().requires_grad_(False)
         self.device = device
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: tune each conv once
         self.dtype = dtype
         self.net.to(device=device, dtype=dtype)
         self.info = GeneratorInfo(
@@ -140,6 +143,9 @@ class PGGANGenerator(Generator):
 
     def sefa_weight(self) -> torch.Tensor:
         return self.net.dense.weight.detach().float().cpu()
+
+    def synthesize(self, latents: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        return synthesize_on_device(self, latents, batch_size)
 
     def activation_bytes_per_sample(self) -> int:
         """Rough peak activation memory of one sample in inference."""

@@ -27,6 +27,7 @@ from torch import nn
 
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import Generator, GeneratorInfo
+from tlgan_tui.engine.generators.batching import synthesize_on_device
 from tlgan_tui.engine.generators.layers import (
     binomial_filter,
     lrelu_gain,
@@ -216,6 +217,8 @@ class StyleGAN2Generator(Generator):
         self.mapping.eval().requires_grad_(False)
         self.synthesis.eval().requires_grad_(False)
         self.device = device
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: tune each conv once
         self.synthesis.to(device)
         self.dtype = dtype
         if dtype == torch.float16:
@@ -272,6 +275,9 @@ class StyleGAN2Generator(Generator):
         """The style affine weights of every modulated conv, stacked: (sum in_ch, w_dim)."""
         weights = [layer.affine.weight.detach().float().cpu() for layer in self.synthesis.layers]
         return torch.cat(weights, dim=0)
+
+    def synthesize(self, latents: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        return synthesize_on_device(self, latents, batch_size)
 
     def activation_bytes_per_sample(self) -> int:
         cfg = self.config
