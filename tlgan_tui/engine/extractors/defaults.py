@@ -10,15 +10,17 @@ from tlgan_tui.engine.extractors.base import Extractor, ExtractorSet
 from tlgan_tui.engine.extractors.faces import AlignMode
 
 
-def load_extractors(extra: Sequence[Path] = (), mode: AlignMode = "frame") -> ExtractorSet:
+def load_extractors(extra: Sequence[Path] = (), mode: AlignMode = "frame",
+                    threads: int = 2) -> ExtractorSet:
     """The default extractors plus any trained extractor files given with --extractor."""
-    extractors: list[Extractor] = [AgeGenderExtractor(mode)]
+    extractors: list[Extractor] = [AgeGenderExtractor(mode, threads)]
     for path in extra:
         extractors.append(load_extractor_file(Path(path)))
     return ExtractorSet(extractors)
 
 
 def load_extractor_file(path: Path) -> Extractor:
-    from tlgan_tui.engine.errors import TlganError
+    """A trained extractor file (safetensors, metadata validated); a TlganError if it is not one."""
+    from tlgan_tui.engine.extractors.celeba import CelebaExtractor
 
-    raise TlganError(f"{path}: trained extractor files are not supported yet")
+    return CelebaExtractor.from_file(Path(path))

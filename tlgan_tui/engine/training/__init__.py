@@ -1,0 +1,1 @@
+"""Training the extractors this project ships with its own code (no downloads)."""
