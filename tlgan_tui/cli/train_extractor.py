@@ -78,14 +78,23 @@ class _RichReporter:
         )
         self.task: Any = None
 
+        self.started = False
+
     def __enter__(self) -> _RichReporter:
-        self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.started:
+            self.progress.stop()
+
+    def _start(self) -> None:
+        # Started on first use: an error found before training prints as one clean line.
+        if not self.started:
+            self.progress.start()
+            self.started = True
 
     def phase(self, description: str, total: int) -> None:
+        self._start()
         self.task = self.progress.add_task(description, total=total, rate="", loss="")
 
     def advance(self, images: int, loss: float | None = None) -> None:
@@ -105,6 +114,7 @@ class _RichReporter:
             self.task = None
 
     def message(self, text: str) -> None:
+        self._start()
         self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 

@@ -169,6 +169,9 @@ def _check_images(image_dir: Path, files: Sequence[str]) -> None:
         try:
             with Image.open(image_dir / name) as image:
                 image.size  # noqa: B018 - reading the header is the check
+        except Image.UnidentifiedImageError:
+            raise TlganError(f"{image_dir / name}: not a readable image (unknown format)") \
+                from None
         except (OSError, SyntaxError, ValueError) as error:
             raise TlganError(f"{image_dir / name}: not a readable image ({error})") from None
 
@@ -250,6 +253,8 @@ class CelebaImages(Dataset):
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             if isinstance(error, FileNotFoundError):
                 reason = "missing"
+            elif isinstance(error, Image.UnidentifiedImageError):
+                reason = "not a recognised image format"
             blank = torch.zeros((3, self.size, self.size), dtype=torch.uint8)
             return blank, labels, row, f"{self.index.files[row]}: {reason}"
         face = crop_face(decoded, self.size, rng)
