@@ -245,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-samples", type=int, default=None,
                         help="pairs sampled to time fitting (0 skips; default 2048 / quick 32)")
     parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument("--cold-start-only", action="store_true",
+                        help="only the cold-start comparison")
+    parser.add_argument("--cold-resolution", type=int, default=None,
+                        help="StyleGAN2 size for the cold start (default 1024; quick 256)")
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
@@ -268,10 +272,12 @@ def main(argv: list[str] | None = None) -> int:
             ("StyleGAN2 512", lambda dt: random_stylegan2(stylegan2_config(512), device, dt)),
             ("StyleGAN2 1024", lambda dt: random_stylegan2(stylegan2_config(1024), device, dt)),
         ]
+    if args.cold_start_only:
+        models = []
     precisions = [torch.float32] + ([torch.float16] if device.type == "cuda" else [])
 
     extractors = None
-    if fit_samples > 0:
+    if fit_samples > 0 and models:
         from tlgan_tui.engine.extractors.defaults import load_extractors
 
         extractors = load_extractors()
@@ -298,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                 torch.cuda.empty_cache()
 
     if not args.no_cold_start:
-        resolution = 256 if args.quick else 1024
+        resolution = args.cold_resolution or (256 if args.quick else 1024)
         result = cold_start(resolution, shrink)
         print(f"\ncold start (fresh process on the CPU; median of 3), "
               f"StyleGAN2-{resolution}{' (1/8 ch)' if args.quick else ''} "
