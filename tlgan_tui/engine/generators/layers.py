@@ -79,11 +79,15 @@ def upfirdn2d(
 
 
 def upsample2d(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """2x upsampling with the FIR filter (StyleGAN2's image skip path)."""
-    taps = kernel.shape[0]
-    pad0 = (taps + 1) // 2
-    pad1 = (taps - 2) // 2
-    return upfirdn2d(x, kernel, up=2, pad=(pad0, pad1, pad0, pad1), gain=4.0)
+    """2x upsampling with the 4-tap FIR filter (StyleGAN2's image skip path).
+
+    Equal to upfirdn2d(x, kernel, up=2, pad=(2, 1, 2, 1), gain=4), computed as a
+    stride-2 transposed depthwise convolution so no inserted zeros are multiplied.
+    """
+    c = x.shape[1]
+    weight = (kernel * 4.0).to(dtype=x.dtype, device=x.device)
+    weight = weight[None, None].expand(c, 1, *kernel.shape)
+    return F.conv_transpose2d(x, weight, stride=2, padding=1, groups=c)
 
 
 def modulated_conv2d(
