@@ -8,12 +8,21 @@ module before `App.run()`.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import textual_image.renderable
 import textual_image.widget as image_widgets
 from PIL import Image as PILImage
+from rich.color import Color, ColorType
+from rich.color_triplet import ColorTriplet
+from rich.console import Console, ConsoleOptions
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 from textual_image._terminal import get_cell_size
@@ -40,6 +49,7 @@ class _StripCache:
     """
 
     _image_serial: int = 0
+    last_encode_ms: float = 0.0  # textual-image's encoding of the last frame
     _strip_cache: tuple[tuple[int, int, int], list[Strip]] | None = None
 
     @property
@@ -69,6 +79,7 @@ class _StripCache:
         return strips[y] if y < len(strips) else Strip.blank(width)
 
     def _render_strips(self, width: int, height: int) -> list[Strip]:
+        start = time.perf_counter()
         previous = self._renderable  # type: ignore[has-type]
         renderable = self._Renderable(self._image, width, height)  # type: ignore[attr-defined]
         console = self.app.console  # type: ignore[attr-defined]
@@ -77,15 +88,61 @@ class _StripCache:
         self._renderable = renderable
         if previous is not None:
             previous.cleanup()
-        return [Strip(line, width) for line in lines]
+        strips = [Strip(line, width) for line in lines]
+        self.last_encode_ms = (time.perf_counter() - start) * 1000
+        return strips
 
 
 class FastTGPImage(_StripCache, image_widgets.TGPImage, Renderable=TGPRenderable):
     """Kitty graphics protocol, rendered once per frame."""
 
 
-class FastHalfcellImage(_StripCache, image_widgets.HalfcellImage,
-                        Renderable=HalfcellRenderable):
+class QuickHalfcell:
+    """The same picture as textual-image's half-cell renderable, built faster.
+
+    Upper half block, foreground = upper pixel, background = lower pixel, one
+    cell per image column and two image rows per cell. Colours are made once
+    per distinct pixel value and styles with `Style.from_color` (no parsing),
+    which halves the cost per frame; the image arrives already scaled to
+    (width, 2 * height) by the face view, so nothing is resampled here.
+    """
+
+    def __init__(self, image: Any, width: int | str | None = None,
+                 height: int | str | None = None) -> None:
+        self.image = image.convert("RGB") if image.mode != "RGB" else image
+        self.width = width if isinstance(width, int) else self.image.width
+        self.height = height if isinstance(height, int) else (self.image.height + 1) // 2
+
+    def cleanup(self) -> None:
+        """Nothing is held in the terminal."""
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.width, self.width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions
+                         ) -> Iterator[Segment]:
+        width, height = min(self.width, options.max_width), self.height
+        image = self.image
+        if image.size != (width, 2 * height):
+            image = image.resize((width, 2 * height))
+        pixels = np.asarray(image, dtype=np.uint32)
+        packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
+        colors: dict[int, Color] = {}
+
+        def color(value: int) -> Color:
+            made = colors[value] = Color(f"#{value:06x}", ColorType.TRUECOLOR, triplet=(
+                ColorTriplet(value >> 16, (value >> 8) & 255, value & 255)))
+            return made
+
+        from_color = Style.from_color
+        for upper, lower in zip(packed[0::2].tolist(), packed[1::2].tolist(), strict=True):
+            for top, bottom in zip(upper, lower, strict=True):
+                yield Segment("▀", from_color(colors.get(top) or color(top),
+                                              colors.get(bottom) or color(bottom)))
+            yield Segment.line()
+
+
+class FastHalfcellImage(_StripCache, image_widgets.HalfcellImage, Renderable=QuickHalfcell):
     """Coloured half blocks, rendered once per frame."""
 
 

@@ -223,7 +223,15 @@ def build_config(args: argparse.Namespace, renderer: Renderer | None = None) -> 
     )
 
 
+# Textual repaints on a timer (60 Hz by default) after something changed; a
+# new face would wait up to 17 ms for the next tick. Repaints only happen when
+# something changed, so a faster tick costs nothing while the user is idle.
+TEXTUAL_FPS = "240"
+
+
 def build_app(args: argparse.Namespace, renderer: Renderer | None = None) -> TlganApp:
+    # Read by Textual when it is first imported (the user's own setting wins).
+    os.environ.setdefault("TEXTUAL_FPS", TEXTUAL_FPS)
     # textual_image asks the terminal about graphics and cell size when it is
     # first imported; that must happen before the app starts reading stdin.
     import textual_image.renderable  # noqa: F401
