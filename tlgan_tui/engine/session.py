@@ -30,6 +30,7 @@ import os
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,19 @@ FORMAT = "tlgan-session"
 VERSION = 1
 SESSION_FILE = "session.json"
 MAX_HISTORY = 1000
+
+
+# EditStates are immutable, so each is serialized once, not on every save.
+_ENCODED: weakref.WeakKeyDictionary[EditState, dict[str, Any]] = weakref.WeakKeyDictionary()
+_ENCODED_LOCK = threading.Lock()
+
+
+def _encoded(state: EditState) -> dict[str, Any]:
+    with _ENCODED_LOCK:
+        entry = _ENCODED.get(state)
+        if entry is None:
+            entry = _ENCODED[state] = state.to_dict()
+    return dict(entry)
 
 
 class CorruptSessionError(TlganError):
@@ -163,7 +177,7 @@ class Session:
 
         history = []
         for state in self.history.states:
-            entry = state.to_dict()
+            entry = _encoded(state)
             entry["start"] = ref(entry["start"])
             entry["base"] = ref(entry["base"])
             history.append(entry)
