@@ -195,3 +195,17 @@ def test_refused_global_is_a_tlgan_error() -> None:
 
     with pytest.raises(RefusedGlobal, match=r"subprocess\.Popen"):
         RestrictedUnpickler(stream, "mem").load()
+
+
+def test_build_cannot_patch_allowlisted_classes(tmp_path: Path) -> None:
+    from tlgan_tui.engine.generators.safe_pickle import TFNetworkStub
+
+    before = TFNetworkStub.__dict__.get("__setstate__")
+    # GLOBAL tfutil.Network; BUILD (None, {'__setstate__': builtins.set}) on the class itself
+    raw = (b"\x80\x02ctfutil\nNetwork\nN}X\x0c\x00\x00\x00__setstate__cbuiltins\nset\n"
+           b"s\x86b.")
+    path = tmp_path / "patch.pkl"
+    path.write_bytes(raw)
+    with pytest.raises(TlganError, match="state"):
+        load_generator(path, CPU)
+    assert TFNetworkStub.__dict__.get("__setstate__") is before

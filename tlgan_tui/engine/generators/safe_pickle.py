@@ -23,7 +23,7 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 import torch
@@ -191,8 +191,20 @@ def _numpy_helpers() -> None:
 _numpy_helpers()
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """An Unpickler that resolves only allowlisted globals (and stubs)."""
+_STATEFUL_TYPES: tuple[type, ...] = (
+    _StateStub, EasyDictStub, np.ndarray, np.dtype, np.generic, torch.Tensor, OrderedDict,
+)
+
+
+class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
+    """An Unpickler that resolves only allowlisted globals (and stubs).
+
+    The pure-Python unpickler, so that BUILD can be checked too: a pickle may
+    only set state on data objects (stubs, arrays, tensors), never on a class
+    or function it named (which would patch this process's allowlisted code).
+    """
+
+    dispatch: ClassVar[dict[int, Any]] = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
 
     def __init__(self, handle: BinaryIO, path: Path | str,
                  extra: dict[tuple[str, str], Any] | None = None) -> None:
@@ -216,6 +228,16 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> Any:
         raise pickle.UnpicklingError("persistent ids are not allowed in this pickle")
+
+    def load_build(self) -> None:
+        inst = self.stack[-2]  # BUILD: [..., inst, state]
+        if not isinstance(inst, _STATEFUL_TYPES):
+            raise pickle.UnpicklingError(
+                f"refused to set state on a {type(inst).__name__} (only data objects take state)"
+            )
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
 
 
 def restricted_load(path: Path) -> Any:
