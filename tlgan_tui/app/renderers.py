@@ -160,6 +160,7 @@ class Renderer:
     # graphics protocols, 1 x 2 for half cells, 1 x 1 for the unicode shading.
     pixels_per_cell: tuple[int, int]
     cell_size: tuple[int, int]  # the terminal's cell in screen pixels (w, h)
+    note: str = ""  # why auto picked something else than the terminal claims
 
 
 def _name_of(renderable: type) -> str:
@@ -177,14 +178,55 @@ def detected_renderer_name() -> str:
     return _name_of(textual_image.renderable.Image)
 
 
+KITTY_PLACEHOLDERS = (0, 28)  # kitty draws textual-image's unicode placeholders from 0.28
+
+
+def terminal_version() -> str | None:
+    """The terminal's XTVERSION answer ("kitty(0.26.5)"), or None when it says nothing.
+
+    Only works before the app starts reading stdin, like textual-image's own queries.
+    """
+    import sys
+
+    from textual_image._terminal import TerminalError, capture_terminal_response
+
+    if not (sys.__stdout__ and sys.__stdout__.isatty() and sys.__stdin__
+            and sys.__stdin__.isatty()):
+        return None
+    try:
+        with capture_terminal_response("\x1bP>|", "\x1b\\", timeout=0.1) as response:
+            sys.__stdout__.write("\x1b[>q")
+            sys.__stdout__.flush()
+    except (TerminalError, TimeoutError, OSError):
+        return None
+    return response.sequence[4:-2] or None
+
+
+def kitty_too_old(version: str | None) -> bool:
+    """True for a kitty that predates unicode placeholders (it shows boxes instead)."""
+    if not version or not version.startswith("kitty("):
+        return False
+    try:
+        numbers = tuple(int(p) for p in version[6:].rstrip(")").split(".")[:2])
+    except ValueError:
+        return False
+    return numbers < KITTY_PLACEHOLDERS
+
+
 def resolve_renderer(name: str = "auto") -> Renderer:
     """The renderer for `--renderer NAME` (`auto` asks the terminal)."""
     if name not in RENDERER_CHOICES:
         from tlgan_tui.engine.errors import TlganError
 
         raise TlganError(f"unknown renderer {name!r}; choose one of {', '.join(RENDERER_CHOICES)}")
+    note = ""
     if name == "auto":
         name = detected_renderer_name()
+        version = terminal_version() if name == "kitty" else None
+        if kitty_too_old(version):
+            name = "halfcell"
+            note = (f"{version} cannot show textual-image's kitty images (0.28 or later "
+                    "can): drawing with half cells")
     classes: dict[str, type[Widget]] = {
         "kitty": FastTGPImage,
         "sixel": image_widgets.SixelImage,  # caches its own encoding per image
@@ -194,4 +236,4 @@ def resolve_renderer(name: str = "auto") -> Renderer:
     cell = get_cell_size()
     cell_size = (max(1, cell.width), max(1, cell.height))
     per_cell = {"kitty": cell_size, "sixel": cell_size, "halfcell": (1, 2), "unicode": (1, 1)}
-    return Renderer(name, classes[name], per_cell[name], cell_size)
+    return Renderer(name, classes[name], per_cell[name], cell_size, note)

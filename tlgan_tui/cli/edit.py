@@ -206,10 +206,13 @@ def build_config(args: argparse.Namespace, renderer: Renderer | None = None) -> 
         return open_generator(argparse.Namespace(**{**vars(args), "device": "cpu"}))
 
     generator_path = Path(args.generator).resolve() if args.generator is not None else None
+    renderer = renderer or resolve_renderer(args.renderer)
+    if renderer.note:
+        notices.append((renderer.note, "warning"))
     return AppConfig(
         generator=generator,
         axes=axes,
-        renderer=renderer or resolve_renderer(args.renderer),
+        renderer=renderer,
         history=history,
         step=step,
         selected=selected,
