@@ -111,3 +111,14 @@ def test_real_fit_on_a_small_sample_moves_the_measured_feature(
     plus = extractors.score(generator.synthesize(starts + 3 * male))[:, 0]
     minus = extractors.score(generator.synthesize(starts - 3 * male))[:, 0]
     assert (plus > minus).mean() >= 0.8
+
+
+def test_scoring_in_worker_processes_gives_the_same_pairs(
+        generator: Generator, extractors: ExtractorSet) -> None:
+    from tlgan_tui.engine.extractors.parallel import ParallelScorer
+
+    serial = sample_pairs(generator, extractors, 96, seed=4, batch_size=32)
+    with ParallelScorer(1) as scorer:
+        parallel = sample_pairs(generator, extractors, 96, seed=4, batch_size=32, scorer=scorer)
+    assert np.array_equal(serial.latents, parallel.latents)
+    assert np.allclose(serial.scores, parallel.scores, atol=1e-5)

@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=None,
                         help="samples per batch (default: sized to the device)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="processes that score faces while the generator renders the "
+                        "next batch (default: 0 on CPU, up to 8 beside a GPU)")
     parser.add_argument("--rescore-faces", type=int, default=RESCORE_FACES,
                         help=f"faces in the re-scoring table ({RESCORE_FACES})")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="AXES.safetensors")
@@ -59,6 +62,15 @@ def default_batch_size(generator: Generator) -> int:
     return auto_batch_size(generator)
 
 
+def default_workers(generator: Generator) -> int:
+    """Scoring processes: beside a GPU the CPU-bound extractors are the bottleneck."""
+    import os
+
+    if generator.device.type == "cpu":
+        return 0
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
 def run(args: argparse.Namespace) -> int:
     import shlex
     import time
@@ -68,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from tlgan_tui import __version__
+    from tlgan_tui.engine.extractors.parallel import ParallelScorer
     from tlgan_tui.engine.fitting import fit_axes
     from tlgan_tui.engine.rescoring import rescoring_table
     from tlgan_tui.engine.sampling import sample_pairs
@@ -76,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         raise TlganError("--samples must be at least 100")
     if not 0 < args.svm_fraction <= 0.5:
         raise TlganError("--svm-fraction must be in (0, 0.5]")
+    if args.workers is not None and not 0 <= args.workers <= 64:
+        raise TlganError("--workers must be between 0 and 64")
     if args.output.exists() and args.output.is_dir():
         raise TlganError(f"-o {args.output} is a directory; give a file name")
     console = Console(stderr=True)
@@ -83,13 +98,19 @@ def run(args: argparse.Namespace) -> int:
     generator = open_generator(args)
     extractors = open_extractors(args)
     batch_size = args.batch_size or default_batch_size(generator)
+    workers = default_workers(generator) if args.workers is None else args.workers
     started = time.perf_counter()
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task("sampling faces", total=args.samples)
-        pairs = sample_pairs(generator, extractors, args.samples, args.seed, batch_size,
-                             progress=lambda n: progress.advance(task, n))
+        scorer = ParallelScorer(workers, args.extractor) if workers else None
+        try:
+            pairs = sample_pairs(generator, extractors, args.samples, args.seed, batch_size,
+                                 progress=lambda n: progress.advance(task, n), scorer=scorer)
+        finally:
+            if scorer is not None:
+                scorer.close()
     sampled = time.perf_counter()
     info = {
         "generator": {"ident": generator.info.ident, "name": generator.info.name,

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.pool import AsyncResult
+from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from tlgan_tui.engine.extractors.base import ExtractorSet
-from tlgan_tui.engine.generators.base import Generator
+from tlgan_tui.engine.generators.base import Generator, to_uint8
+
+if TYPE_CHECKING:
+    from tlgan_tui.engine.extractors.parallel import ParallelScorer
 
 Progress = Callable[[int], None]  # called with the number of samples just finished
+
+# Extractors work on faces of at most this side (landmarks at 128 px, chips at
+# 64 px); larger generator output is shrunk on the generator's device first,
+# which also keeps the images sent to scoring processes small.
+SCORING_SIDE = 256
 
 
 @dataclass
@@ -28,19 +41,51 @@ class Pairs:
         return np.isfinite(self.scores[:, column])
 
 
+def images_for_scoring(generator: Generator, latents: np.ndarray) -> np.ndarray:
+    """Render latents as uint8 images no larger than SCORING_SIDE."""
+    if generator.resolution <= SCORING_SIDE:
+        return generator.synthesize(latents, len(latents))
+    with torch.inference_mode():
+        batch = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32))
+        images = generator.forward(batch.to(generator.device)).float()
+        images = F.interpolate(images, size=(SCORING_SIDE, SCORING_SIDE), mode="area")
+        return to_uint8(images.cpu())
+
+
 def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: int,
-                 batch_size: int = 128, progress: Progress | None = None) -> Pairs:
-    """Draw n latents reproducibly from `seed`, render them and score them, in batches."""
+                 batch_size: int = 128, progress: Progress | None = None,
+                 scorer: ParallelScorer | None = None) -> Pairs:
+    """Draw n latents reproducibly from `seed`, render them and score them, in batches.
+
+    With a `scorer`, batches are scored in its worker processes while the next
+    ones are generated; the result is the same as scoring in-process.
+    """
     rng = np.random.default_rng(seed)
     latents = np.empty((n, generator.latent_dim), dtype=np.float32)
     scores = np.empty((n, len(extractors.features)), dtype=np.float64)
+    pending: deque[tuple[int, int, AsyncResult]] = deque()
+
+    def collect_oldest() -> None:
+        start, count, result = pending.popleft()
+        scores[start : start + count] = result.get()
+        if progress is not None:
+            progress(count)
+
     for start in range(0, n, batch_size):
         count = min(batch_size, n - start)
         batch = generator.z_to_latent(generator.sample_z(count, rng)).astype(np.float32)
         latents[start : start + count] = batch
-        scores[start : start + count] = extractors.score(generator.synthesize(batch, count))
-        if progress is not None:
-            progress(count)
+        images = images_for_scoring(generator, batch)
+        if scorer is None:
+            scores[start : start + count] = extractors.score(images)
+            if progress is not None:
+                progress(count)
+            continue
+        pending.append((start, count, scorer.submit(images)))
+        while len(pending) > 2 * scorer.workers:
+            collect_oldest()
+    while pending:
+        collect_oldest()
     return Pairs(latents, scores)
 
 
@@ -50,5 +95,5 @@ def score_latents(generator: Generator, extractors: ExtractorSet, latents: np.nd
     out = np.empty((len(latents), len(extractors.features)))
     for start in range(0, len(latents), batch_size):
         chunk = latents[start : start + batch_size]
-        out[start : start + len(chunk)] = extractors.score(generator.synthesize(chunk, len(chunk)))
+        out[start : start + len(chunk)] = extractors.score(images_for_scoring(generator, chunk))
     return out

@@ -1,0 +1,58 @@
+"""Scoring in worker processes, so extraction overlaps generation.
+
+dlib holds the GIL while it finds landmarks, so threads cannot spread the
+extractors over cores; processes can. Each worker builds its own extractors
+(single-threaded) once and scores batches of uint8 images sent to it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from multiprocessing.pool import AsyncResult, Pool
+from pathlib import Path
+
+import numpy as np
+
+from tlgan_tui.engine.extractors.base import ExtractorSet
+
+_worker_extractors: ExtractorSet | None = None
+
+
+def _init_worker(extra: Sequence[str], mode: str) -> None:
+    global _worker_extractors
+    import torch
+
+    torch.set_num_threads(1)
+    from tlgan_tui.engine.extractors.defaults import load_extractors
+
+    paths = [Path(p) for p in extra]
+    _worker_extractors = load_extractors(paths, mode=mode, threads=1)  # type: ignore[arg-type]
+
+
+def _score(images: np.ndarray) -> np.ndarray:
+    assert _worker_extractors is not None
+    return _worker_extractors.score(images)
+
+
+class ParallelScorer:
+    """A pool of processes that score image batches; use as a context manager."""
+
+    def __init__(self, workers: int, extra: Sequence[Path] = (), mode: str = "frame") -> None:
+        context = multiprocessing.get_context("spawn")  # fork + torch threads can deadlock
+        self._pool: Pool = context.Pool(workers, initializer=_init_worker,
+                                        initargs=([str(p) for p in extra], mode))
+        self.workers = workers
+
+    def submit(self, images: np.ndarray) -> AsyncResult:
+        return self._pool.apply_async(_score, (images,))
+
+    def close(self) -> None:
+        self._pool.terminate()
+        self._pool.join()
+
+    def __enter__(self) -> ParallelScorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
