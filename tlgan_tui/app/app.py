@@ -31,7 +31,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from tlgan_tui.app.renderers import Renderer
+from tlgan_tui.app.renderers import Renderer, prepare_halfcell
 from tlgan_tui.app.screens.help import HelpScreen
 from tlgan_tui.app.widgets.face_view import FaceView, FitTarget, fit_face
 from tlgan_tui.app.widgets.feature_list import FeatureList, FeatureRow
@@ -169,6 +169,9 @@ class TlganApp(App[None]):
         self.errors: list[str] = []
         self.messages: list[str] = []  # every notification shown (tests read it)
         self._displayed = threading.Event()  # set when a new frame reached the terminal
+        # Half cells are plain text: the worker can make them ready for the terminal.
+        self._prepare_in_worker = (config.renderer.name == "halfcell"
+                                   and hasattr(config.renderer.widget_class, "show_prepared"))
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -432,9 +435,15 @@ class TlganApp(App[None]):
             start = time.perf_counter()
             fitted = fit_face(Image.fromarray(frame), target) if target is not None else None
             fit_ms = (time.perf_counter() - start) * 1000
+            prepared, encode_ms = None, 0.0
+            if fitted is not None and target is not None and self._prepare_in_worker:
+                start = time.perf_counter()
+                prepared = prepare_halfcell(fitted, target.cols, target.rows, self.console)
+                encode_ms = (time.perf_counter() - start) * 1000
             self._displayed.clear()
             self.post_message(FrameReady(generation, state, frame, fitted, target,
-                                         FrameTimings(forward_ms, fit_ms, requested_at)))
+                                         FrameTimings(forward_ms, fit_ms, requested_at,
+                                                      encode_ms), prepared))
         # Score after the frame is on screen: on a small CPU the extractor
         # would otherwise compete with drawing the frame.
         self._displayed.wait(DISPLAY_WAIT_S)
@@ -466,7 +475,8 @@ class TlganApp(App[None]):
             return  # an older frame than the one on screen
         self._shown_generation = message.generation
         self.last_frame = (message.state, message.frame)
-        self.face_view.show(message.frame, message.fitted, message.target)  # type: ignore[arg-type]
+        self.face_view.show(message.frame, message.fitted, message.target,  # type: ignore[arg-type]
+                            message.prepared)
         self._pending_display = message.timings
 
     def post_display_hook(self) -> None:
@@ -478,7 +488,8 @@ class TlganApp(App[None]):
         if self.first_frame_at is None:
             self.first_frame_at = now
         elapsed = (now - timings.requested_at) * 1000
-        encode_ms = float(getattr(self.face_view.image_widget, "last_encode_ms", 0.0))
+        encode_ms = timings.encode_ms + float(
+            getattr(self.face_view.image_widget, "last_encode_ms", 0.0))
         self.frame_log.append(FrameRecord(elapsed, timings.forward_ms, timings.fit_ms,
                                           encode_ms))
         self.status_line.set(frame_ms=elapsed)

@@ -23,6 +23,7 @@ from rich.console import Console, ConsoleOptions
 from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 from textual_image._terminal import get_cell_size
@@ -68,15 +69,42 @@ class _StripCache:
         self._image_serial += 1
         self.refresh(layout=(self._image_width, self._image_height) != old_size)  # type: ignore[attr-defined]
 
-    def render_line(self, y: int) -> Strip:
+    def show_prepared(self, image: PILImage.Image, strips: list[Strip]) -> None:
+        """Show an image whose strips were already rendered (in a worker)."""
+        self.image = image
+        width = strips[0].cell_length if strips else 0
+        self._strip_cache = ((self._image_serial, width, len(strips)), strips)
+        self.last_encode_ms = 0.0
+
+    def _strips(self) -> list[Strip] | None:
         width, height = self.content_size  # type: ignore[attr-defined]
         if self._image is None or width <= 0 or height <= 0:
-            return Strip.blank(max(width, 0))
+            return None
         key = (self._image_serial, width, height)
         if self._strip_cache is None or self._strip_cache[0] != key:
             self._strip_cache = (key, self._render_strips(width, height))
-        strips = self._strip_cache[1]
-        return strips[y] if y < len(strips) else Strip.blank(width)
+        return self._strip_cache[1]
+
+    def render_line(self, y: int) -> Strip:
+        strips = self._strips()
+        width = self.content_size.width  # type: ignore[attr-defined]
+        if strips is None or y >= len(strips):
+            return Strip.blank(max(width, 0))
+        return strips[y]
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The cached strips themselves (no border or padding on this widget), so
+        their terminal sequences, made once, are reused by Textual."""
+        strips = self._strips()
+        if strips is None:
+            return [Strip.blank(crop.width)] * crop.height
+        lines = []
+        for y in range(crop.y, crop.bottom):
+            strip = strips[y] if y < len(strips) else Strip.blank(crop.right)
+            if crop.x != 0 or crop.right != strip.cell_length:
+                strip = strip.crop_extend(crop.x, crop.right, None)
+            lines.append(strip)
+        return lines
 
     def _render_strips(self, width: int, height: int) -> list[Strip]:
         start = time.perf_counter()
@@ -122,24 +150,45 @@ class QuickHalfcell:
     def __rich_console__(self, console: Console, options: ConsoleOptions
                          ) -> Iterator[Segment]:
         width, height = min(self.width, options.max_width), self.height
-        image = self.image
-        if image.size != (width, 2 * height):
-            image = image.resize((width, 2 * height))
-        pixels = np.asarray(image, dtype=np.uint32)
-        packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
-        colors: dict[int, Color] = {}
-
-        def color(value: int) -> Color:
-            made = colors[value] = Color(f"#{value:06x}", ColorType.TRUECOLOR, triplet=(
-                ColorTriplet(value >> 16, (value >> 8) & 255, value & 255)))
-            return made
-
-        from_color = Style.from_color
-        for upper, lower in zip(packed[0::2].tolist(), packed[1::2].tolist(), strict=True):
-            for top, bottom in zip(upper, lower, strict=True):
-                yield Segment("▀", from_color(colors.get(top) or color(top),
-                                              colors.get(bottom) or color(bottom)))
+        for row in halfcell_rows(self.image, width, height):
+            yield from row
             yield Segment.line()
+
+
+def halfcell_rows(image: PILImage.Image, width: int, height: int) -> list[list[Segment]]:
+    """Rows of upper-half-block segments showing `image` in width x height cells."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    if image.size != (width, 2 * height):
+        image = image.resize((width, 2 * height))
+    pixels = np.asarray(image, dtype=np.uint32)
+    packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
+    colors: dict[int, Color] = {}
+
+    def color(value: int) -> Color:
+        made = colors[value] = Color(f"#{value:06x}", ColorType.TRUECOLOR, triplet=(
+            ColorTriplet(value >> 16, (value >> 8) & 255, value & 255)))
+        return made
+
+    from_color = Style.from_color
+    return [[Segment("▀", from_color(colors.get(top) or color(top),
+                                     colors.get(bottom) or color(bottom)))
+             for top, bottom in zip(upper, lower, strict=True)]
+            for upper, lower in zip(packed[0::2].tolist(), packed[1::2].tolist(), strict=True)]
+
+
+def prepare_halfcell(image: PILImage.Image, width: int, height: int,
+                     console: Console) -> list[Strip]:
+    """Half-cell strips with their terminal sequences already made.
+
+    Runs in the render worker: the UI thread then only copies finished text
+    to the terminal (Textual passes a full-width strip through unchanged and
+    reuses its cached rendering).
+    """
+    strips = [Strip(row, width) for row in halfcell_rows(image, width, height)]
+    for strip in strips:
+        strip.render(console)
+    return strips
 
 
 class FastHalfcellImage(_StripCache, image_widgets.HalfcellImage, Renderable=QuickHalfcell):

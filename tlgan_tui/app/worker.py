@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 from textual.message import Message
+from textual.strip import Strip
 
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.edit_state import EditState
@@ -36,14 +37,17 @@ class FrameTimings:
     forward_ms: float  # latent maths + generator forward + conversion to uint8
     fit_ms: float  # scaling to the widget's pixel size
     requested_at: float  # time.monotonic() of the key press that asked for it
+    encode_ms: float = 0.0  # terminal encoding done in the worker (half cells)
 
 
 class FrameReady(Message):
     """A rendered frame for request `generation`."""
 
     def __init__(self, generation: int, state: EditState, frame: np.ndarray,
-                 fitted: Image.Image | None, target: object, timings: FrameTimings) -> None:
+                 fitted: Image.Image | None, target: object, timings: FrameTimings,
+                 prepared: list[Strip] | None = None) -> None:
         super().__init__()
+        self.prepared = prepared  # terminal-ready strips of `fitted`, when made in the worker
         self.generation = generation
         self.state = state
         self.frame = frame

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 from textual.app import ComposeResult
 from textual.events import Resize
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -112,17 +113,19 @@ class FaceView(Widget):
         return plan_fit(size.width, size.height, self.renderer, self._background(), aspect)
 
     def show(self, frame: np.ndarray, fitted: Image.Image | None,
-             target: FitTarget | None) -> None:
-        """Draw a new frame; `fitted` was scaled for `target` in the worker when possible."""
+             target: FitTarget | None, prepared: list[Strip] | None = None) -> None:
+        """Draw a new frame; `fitted` was scaled for `target` in the worker when possible
+        (and `prepared` holds its terminal-ready strips)."""
         self._frame = frame
         current = self.target()
         if current is None:
             return
         if fitted is None or target != current:
-            fitted = fit_face(Image.fromarray(frame), current)
-        self._put(fitted, current)
+            fitted, prepared = fit_face(Image.fromarray(frame), current), None
+        self._put(fitted, current, prepared)
 
-    def _put(self, image: Image.Image, target: FitTarget) -> None:
+    def _put(self, image: Image.Image, target: FitTarget,
+             prepared: list[Strip] | None = None) -> None:
         widget = self.image_widget
         if target != self._shown_target:
             widget.styles.width = target.cols
@@ -131,7 +134,10 @@ class FaceView(Widget):
         if not widget.display:
             widget.display = True
             self.placeholder.display = False
-        widget.image = image  # type: ignore[attr-defined]
+        if prepared is not None and hasattr(widget, "show_prepared"):
+            widget.show_prepared(image, prepared)
+        else:
+            widget.image = image  # type: ignore[attr-defined]
         self.frames_shown += 1
 
     def on_resize(self, event: Resize) -> None:
