@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -139,17 +140,31 @@ def measure(generator: Generator, repeats: int, fit_samples: int,
     row["images_per_s"] = batch / (batch_ms / 1000)
 
     if extractors is not None and fit_samples > 0:
-        from tlgan_tui.engine.sampling import sample_pairs
-
-        sample_pairs(generator, extractors, min(batch, fit_samples), 0, batch)  # warm up
-        _sync(device)
-        start = time.perf_counter()
-        sample_pairs(generator, extractors, fit_samples, 1, batch)  # type: ignore[arg-type]
-        _sync(device)
-        rate = fit_samples / (time.perf_counter() - start)
-        row["fit_per_s"] = rate
-        row["fit_30k_s"] = FIT_TARGET_PAIRS / rate
+        row.update(measure_fit(generator, extractors, fit_samples, batch))
     return row
+
+
+def measure_fit(generator: Generator, extractors: object, samples: int,
+                batch: int) -> dict[str, float]:
+    """Pairs per second the way `tlgan fit` samples them (scoring processes beside a GPU)."""
+    from tlgan_tui.cli.fit import default_workers
+    from tlgan_tui.engine.extractors.parallel import ParallelScorer
+    from tlgan_tui.engine.sampling import sample_pairs
+
+    workers = default_workers(generator)
+    scorer = ParallelScorer(workers, []) if workers else None
+    try:
+        sample_pairs(generator, extractors, min(batch, samples), 0, batch,  # type: ignore[arg-type]
+                     scorer=scorer)  # warm up (and start the workers)
+        _sync(generator.device)
+        start = time.perf_counter()
+        sample_pairs(generator, extractors, samples, 1, batch, scorer=scorer)  # type: ignore[arg-type]
+        _sync(generator.device)
+        rate = samples / (time.perf_counter() - start)
+    finally:
+        if scorer is not None:
+            scorer.close()
+    return {"fit_per_s": rate, "fit_30k_s": FIT_TARGET_PAIRS / rate, "workers": workers}
 
 
 # --- cold start ------------------------------------------------------------------------
@@ -303,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
             if device.type == "cuda":
                 torch.cuda.empty_cache()
 
+    if fit_samples > 0 and models:
+        from tlgan_tui.cli.fit import default_workers
+
+        print(f"\nfit: {fit_samples} pairs through `sample_pairs` as `tlgan fit` runs it "
+              f"({default_workers(SimpleNamespace(device=device))} scoring processes), batch from "
+              "`auto_batch_size`; 30k pairs = that rate extrapolated")
     if not args.no_cold_start:
         resolution = args.cold_resolution or (256 if args.quick else 1024)
         result = cold_start(resolution, shrink)
