@@ -297,10 +297,6 @@ def _num(value: Any, default: float) -> float:
         return default
 
 
-def _channels_from(resolutions: list[int], get_out: Any) -> tuple[int, ...]:
-    return tuple(int(get_out(res)) for res in resolutions)
-
-
 def convert_ada(tensors: Mapping[str, torch.Tensor], attrs: Mapping[str, Any]
                 ) -> tuple[StyleGAN2Config, dict[str, torch.Tensor]]:
     """StyleGAN2-ADA G_ema (flattened names -> tensors, module attributes) -> canonical."""
@@ -331,6 +327,7 @@ def convert_ada(tensors: Mapping[str, torch.Tensor], attrs: Mapping[str, Any]
         resolutions = sorted(
             {int(m.group(1)) for n in names if (m := re.match(r"synthesis\.b(\d+)\.", n))}
         )
+        _check_resolutions(resolutions)
         out["synthesis.const"] = tensors["synthesis.b4.const"].float()
         layer = 0
         clamp: float | None = None
@@ -388,7 +385,6 @@ def convert_ada(tensors: Mapping[str, torch.Tensor], attrs: Mapping[str, Any]
         img_channels=int(out["synthesis.torgbs.0.weight"].shape[0]),
         conv_clamp=clamp,
     )
-    _check_resolutions(resolutions)
     return config, out
 
 
