@@ -171,6 +171,13 @@ async def test_snapshot_png_reopens_with_from(tmp_path: Path) -> None:
         assert image.size == (64, 64)  # the generator's full resolution
         expected = app.engine.generator.render(app.engine.latent(state))
         assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(expected))
+    # `tlgan render --from` reproduces the snapshot pixel for pixel.
+    from tlgan_tui.cli import main
+
+    again = tmp_path / "again.png"
+    assert main(["render", "--from", str(app.exports[0]), "--axes",
+                 str(tmp_path / "axes.safetensors"), "-o", str(again)]) == 0
+    assert np.array_equal(np.asarray(Image.open(again).convert("RGB")), np.asarray(expected))
     reopened = make_app(tmp_path, "--from", str(app.exports[0]))
     async with reopened.run_test(size=SIZE) as pilot:
         await settle(pilot)
