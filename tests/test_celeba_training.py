@@ -91,7 +91,7 @@ def test_the_command_prints_per_attribute_and_mean_accuracy(trained: dict[str, A
     for name in CELEBA_ATTRIBUTES:
         assert name in stdout
     assert "epoch 16/16: loss" in stderr and "images/s" in stderr
-    assert "260 train, 40 val, 100 test images; device cpu" in stderr
+    assert "260 train, 40 val, 100 test images; device cpu, 0 decoding worker(s)" in stderr
     # Written atomically: no temporary files left beside the outputs.
     assert sorted(p.name for p in trained["dir"].iterdir()) == [
         "celeba40.checkpoint.safetensors", "celeba40.safetensors", "metrics.json"]

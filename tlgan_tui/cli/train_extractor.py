@@ -45,8 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                         help="where to train (default: cuda when present, else cpu)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="image-decoding processes (default: CPU cores - 1, at most 8; "
-                        "0 decodes in the main process)")
+                        help="image-decoding processes (default: 0 on CPU, where the "
+                        "network is the bottleneck; on CUDA all cores but one, at most 16)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--metrics-json", type=Path, metavar="FILE",
                         help="also write the metrics (per-attribute test accuracy, history) here")
@@ -100,13 +100,11 @@ class _RichReporter:
     def advance(self, images: int, loss: float | None = None) -> None:
         if self.task is None:
             return
-        task = self.progress.tasks[-1]
-        speed = task.speed
-        self.progress.update(
-            self.task, advance=images,
-            rate=f"{speed:.0f} img/s" if speed else "",
-            loss=f"loss {loss:.4f}" if loss is not None else "",
-        )
+        speed = self.progress.tasks[-1].speed
+        fields = {"rate": f"{speed:.0f} img/s" if speed else ""}
+        if loss is not None:
+            fields["loss"] = f"loss {loss:.4f}"
+        self.progress.update(self.task, advance=images, **fields)
 
     def end_phase(self) -> None:
         if self.task is not None:
@@ -141,13 +139,13 @@ def _print_accuracy(metrics: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tlgan_tui.engine.training.train import TrainConfig, default_workers, train_extractor
+    from tlgan_tui.engine.training.train import TrainConfig, train_extractor
 
     config = TrainConfig(
         celeba=args.celeba, output=args.output, epochs=args.epochs,
         image_size=args.image_size, batch_size=args.batch_size, lr=args.lr, width=args.width,
         device=args.device,
-        workers=default_workers() if args.workers is None else args.workers,
+        workers=args.workers,
         seed=args.seed, resume=args.resume, metrics_json=args.metrics_json,
     )
     with _RichReporter() as reporter:

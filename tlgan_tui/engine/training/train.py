@@ -50,10 +50,15 @@ from tlgan_tui.engine.training.celeba_data import CelebaImages, CelebaIndex, rea
 
 CHECKPOINT_FORMAT = "tlgan-celeba-checkpoint"
 CHECKPOINT_VERSION = 1
+SYNC_EVERY = 20  # training steps between reads of the loss (each read waits for the GPU)
 
 
-def default_workers() -> int:
-    return min(8, max(0, (os.cpu_count() or 1) - 1))
+def default_workers(device: torch.device | None = None) -> int:
+    """Decoding processes: on CPU none (decoding is ~2% of a CPU training step and a
+    worker would take a core from the network); on CUDA all cores but one, at most 16."""
+    if device is None or device.type != "cuda":
+        return 0
+    return min(16, max(0, (os.cpu_count() or 1) - 1))
 
 
 @dataclass
@@ -67,7 +72,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     width: float = 1.0
     device: str = "auto"
-    workers: int = field(default_factory=default_workers)
+    workers: int | None = None  # None: default_workers(device)
     seed: int = 0
     resume: bool = False
     metrics_json: Path | None = None
@@ -81,7 +86,7 @@ class TrainConfig:
                              f"(got {self.image_size})")
         if self.batch_size < 2:
             raise TlganError(f"--batch-size must be at least 2 (got {self.batch_size})")
-        if self.workers < 0:
+        if self.workers is not None and self.workers < 0:
             raise TlganError(f"--workers cannot be negative (got {self.workers})")
         if not 0.05 <= self.width <= 4.0:
             raise TlganError(f"--width must be within 0.05..4 (got {self.width})")
@@ -243,6 +248,7 @@ class _Trainer:
         self.reporter = reporter
         self.device = resolve_device(config.device)
         self.cuda = self.device.type == "cuda"
+        self.workers = default_workers(self.device) if config.workers is None else config.workers
         torch.manual_seed(config.seed)
         self.net = AttributeNet(width=config.width).to(self.device)
         if self.cuda:
@@ -275,9 +281,9 @@ class _Trainer:
         return DataLoader(
             dataset, batch_size=self.config.batch_size, shuffle=train,
             drop_last=train and len(rows) > self.config.batch_size,
-            num_workers=self.config.workers, pin_memory=self.cuda, generator=generator,
+            num_workers=self.workers, pin_memory=self.cuda, generator=generator,
             persistent_workers=False,
-            prefetch_factor=4 if self.config.workers > 0 else None,
+            prefetch_factor=4 if self.workers > 0 else None,
         )
 
     def _keep_readable(self, split: str, batch: tuple) -> tuple[torch.Tensor, torch.Tensor]:
@@ -319,6 +325,7 @@ class _Trainer:
         torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # dropout, reproducible on resume
         flips = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
         self.reporter.phase(f"epoch {epoch + 1}/{cfg.epochs}", len(loader.dataset))  # type: ignore[arg-type]
+        running = torch.zeros((), dtype=torch.float64, device=self.device)
         loss_sum, seen, start = 0.0, 0, time.perf_counter()
         for batch in loader:
             flip = torch.rand(len(batch[0]), generator=flips) < 0.5
@@ -346,13 +353,14 @@ class _Trainer:
                 loss.backward()
                 self.optimizer.step()
             self.state.step += 1
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise TlganError(f"training diverged at epoch {epoch + 1} (loss {value}); "
-                                 "try a lower learning rate or a larger --batch-size")
-            loss_sum += value * len(images)
+            running += loss.detach().double() * len(images)
             seen += len(images)
-            self.reporter.advance(len(batch[0]), loss_sum / seen)
+            shown: float | None = None
+            if self.state.step % SYNC_EVERY == 0:  # reading the loss waits for the GPU
+                loss_sum = self._checked_loss(running, epoch)
+                shown = loss_sum / seen
+            self.reporter.advance(len(batch[0]), shown)
+        loss_sum = self._checked_loss(running, epoch)
         if self.cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
@@ -360,6 +368,14 @@ class _Trainer:
         return {"train_loss": loss_sum / max(1, seen), "train_images": seen,
                 "seconds": round(seconds, 3),
                 "images_per_s": round(seen / seconds, 1) if seconds > 0 else None}
+
+    @staticmethod
+    def _checked_loss(running: torch.Tensor, epoch: int) -> float:
+        value = float(running)
+        if not math.isfinite(value):
+            raise TlganError(f"training diverged in epoch {epoch + 1} (loss {value}); "
+                             "try a lower --lr or a larger --batch-size")
+        return value
 
     @torch.inference_mode()
     def evaluate(self, split: str, epoch: int) -> dict[str, Any]:
@@ -422,7 +438,8 @@ def train_extractor(config: TrainConfig, reporter: TrainingReporter | None = Non
     elif checkpoint.exists():
         reporter.message(f"starting afresh; overwriting {checkpoint} (use --resume to continue)")
     reporter.message(f"{len(index.split('train'))} train, {len(index.split('val'))} val, "
-                     f"{len(index.split('test'))} test images; device {trainer.device}")
+                     f"{len(index.split('test'))} test images; device {trainer.device}, "
+                     f"{trainer.workers} decoding worker(s)")
 
     for epoch in range(trainer.state.epochs_done, config.epochs):
         record: dict[str, Any] = {"epoch": epoch + 1, **trainer.train_epoch(epoch)}
@@ -460,6 +477,7 @@ def train_extractor(config: TrainConfig, reporter: TrainingReporter | None = Non
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
                    if k not in ("celeba", "output", "metrics_json", "resume")},
         "device": str(trainer.device),
+        "workers": trainer.workers,
         "mixed_precision": str(trainer.amp_dtype).replace("torch.", "") if trainer.amp_dtype
         else "off",
         "crop": "central square of each aligned image, resized",
