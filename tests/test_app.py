@@ -385,3 +385,30 @@ def test_cli_runs_the_editor_on_a_real_generator_and_extractor(tmp_path: Path) -
     asyncio.run(run())
     assert set(app._values) >= {"Male", "Age"}
     assert app.feature_list.rows[0].value not in ("", "…")
+
+
+def test_kitty_frames_send_the_worker_encoded_png(tmp_path: Path,
+                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    """The kitty protocol path: the PNG is made in the worker and written as is."""
+    import asyncio
+    import base64
+
+    from tlgan_tui.app.renderers import resolve_renderer
+
+    app = make_app(tmp_path, renderer=resolve_renderer("kitty"))
+
+    async def run() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("l")
+            await settle(pilot)
+
+    asyncio.run(run())
+    out = capfd.readouterr().out
+    assert "\x1b_G" in out and "f=100" in out  # kitty graphics commands, PNG payload
+    payload = out.split("f=100,q=2;", 1)[1].split("\x1b\\", 1)[0]
+    assert base64.b64decode(payload[:12])[:8] == b"\x89PNG\r\n\x1a\n"
+    records = app.frame_log
+    assert len(records) >= 2 and all(r.encode_ms > 0 for r in records)
+    widget = app.face_view.image_widget
+    assert widget._payload is not None and widget._payload[0] is widget.image

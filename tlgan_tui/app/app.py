@@ -28,10 +28,11 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.strip import Strip
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from tlgan_tui.app.renderers import Renderer, prepare_halfcell
+from tlgan_tui.app.renderers import Renderer, encode_png_base64, prepare_halfcell
 from tlgan_tui.app.screens.help import HelpScreen
 from tlgan_tui.app.widgets.face_view import FaceView, FitTarget, fit_face
 from tlgan_tui.app.widgets.feature_list import FeatureList, FeatureRow
@@ -169,9 +170,12 @@ class TlganApp(App[None]):
         self.errors: list[str] = []
         self.messages: list[str] = []  # every notification shown (tests read it)
         self._displayed = threading.Event()  # set when a new frame reached the terminal
-        # Half cells are plain text: the worker can make them ready for the terminal.
-        self._prepare_in_worker = (config.renderer.name == "halfcell"
-                                   and hasattr(config.renderer.widget_class, "show_prepared"))
+        # Half cells are plain text and kitty images a PNG: the worker can make
+        # either ready for the terminal, off the UI thread.
+        widget_class = config.renderer.widget_class
+        self._prepare_in_worker = (
+            (config.renderer.name == "halfcell" and hasattr(widget_class, "show_prepared"))
+            or (config.renderer.name == "kitty" and hasattr(widget_class, "show_encoded")))
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -435,10 +439,14 @@ class TlganApp(App[None]):
             start = time.perf_counter()
             fitted = fit_face(Image.fromarray(frame), target) if target is not None else None
             fit_ms = (time.perf_counter() - start) * 1000
-            prepared, encode_ms = None, 0.0
+            prepared: list[Strip] | str | None = None
+            encode_ms = 0.0
             if fitted is not None and target is not None and self._prepare_in_worker:
                 start = time.perf_counter()
-                prepared = prepare_halfcell(fitted, target.cols, target.rows, self.console)
+                if self.config.renderer.name == "kitty":
+                    prepared = encode_png_base64(fitted)
+                else:
+                    prepared = prepare_halfcell(fitted, target.cols, target.rows, self.console)
                 encode_ms = (time.perf_counter() - start) * 1000
             self._displayed.clear()
             self.post_message(FrameReady(generation, state, frame, fitted, target,

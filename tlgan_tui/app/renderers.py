@@ -8,6 +8,8 @@ module before `App.run()`.
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from textual_image._terminal import get_cell_size
 from textual_image.renderable.halfcell import Image as HalfcellRenderable
 from textual_image.renderable.sixel import Image as SixelRenderable
 from textual_image.renderable.tgp import Image as TGPRenderable
+from textual_image.renderable.tgp import _send_tgp_message
 from textual_image.renderable.unicode import Image as UnicodeRenderable
 from textual_image.widget._base import Image as BaseImage
 
@@ -106,10 +109,13 @@ class _StripCache:
             lines.append(strip)
         return lines
 
+    def _new_renderable(self, width: int, height: int) -> Any:
+        return self._Renderable(self._image, width, height)  # type: ignore[attr-defined]
+
     def _render_strips(self, width: int, height: int) -> list[Strip]:
         start = time.perf_counter()
         previous = self._renderable  # type: ignore[has-type]
-        renderable = self._Renderable(self._image, width, height)  # type: ignore[attr-defined]
+        renderable = self._new_renderable(width, height)
         console = self.app.console  # type: ignore[attr-defined]
         options = console.options.update_dimensions(width, height)
         lines = console.render_lines(renderable, options, pad=True)
@@ -121,8 +127,51 @@ class _StripCache:
         return strips
 
 
-class FastTGPImage(_StripCache, image_widgets.TGPImage, Renderable=TGPRenderable):
-    """Kitty graphics protocol, rendered once per frame."""
+def encode_png_base64(image: PILImage.Image) -> str:
+    """The kitty protocol's PNG payload (fast compression: it travels once, locally or
+    over SSH, and a face is small)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+class PreencodedTGP(TGPRenderable):
+    """textual-image's kitty renderable, sending a PNG payload made in the worker.
+
+    The kitty protocol carries the image as base64 PNG in chunks of at most
+    4096 bytes; encoding it is most of a kitty frame's cost, so the render
+    worker does it and the UI thread only writes it out. Without a payload
+    (or at another size) textual-image encodes as usual.
+    """
+
+    payload: tuple[tuple[int, int], str] | None = None
+
+    def _send_image_to_terminal(self, width: int, height: int) -> None:
+        if self.payload is None or self.payload[0] != (width, height):
+            super()._send_image_to_terminal(width, height)
+            return
+        self.terminal_image_id = next(TGPRenderable._image_id_counter)
+        data = self.payload[1]
+        chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)] or [""]
+        for n, chunk in enumerate(chunks):
+            _send_tgp_message(i=self.terminal_image_id, m=0 if n == len(chunks) - 1 else 1,
+                              f=100, payload=chunk, q=2)
+
+
+class FastTGPImage(_StripCache, image_widgets.TGPImage, Renderable=PreencodedTGP):
+    """Kitty graphics protocol, rendered once per frame, payload encoded in the worker."""
+
+    _payload: tuple[PILImage.Image, str] | None = None
+
+    def show_encoded(self, image: PILImage.Image, payload: str) -> None:
+        self.image = image
+        self._payload = (image, payload)
+
+    def _new_renderable(self, width: int, height: int) -> Any:
+        renderable = super()._new_renderable(width, height)
+        if self._payload is not None and self._payload[0] is self._image:
+            renderable.payload = (self._payload[0].size, self._payload[1])
+        return renderable
 
 
 class QuickHalfcell:

@@ -45,9 +45,11 @@ class FrameReady(Message):
 
     def __init__(self, generation: int, state: EditState, frame: np.ndarray,
                  fitted: Image.Image | None, target: object, timings: FrameTimings,
-                 prepared: list[Strip] | None = None) -> None:
+                 prepared: list[Strip] | str | None = None) -> None:
         super().__init__()
-        self.prepared = prepared  # terminal-ready strips of `fitted`, when made in the worker
+        # `fitted` made ready for the terminal in the worker: half-cell strips, or
+        # the kitty protocol's base64 PNG.
+        self.prepared = prepared
         self.generation = generation
         self.state = state
         self.frame = frame

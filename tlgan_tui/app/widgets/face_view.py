@@ -113,7 +113,7 @@ class FaceView(Widget):
         return plan_fit(size.width, size.height, self.renderer, self._background(), aspect)
 
     def show(self, frame: np.ndarray, fitted: Image.Image | None,
-             target: FitTarget | None, prepared: list[Strip] | None = None) -> None:
+             target: FitTarget | None, prepared: list[Strip] | str | None = None) -> None:
         """Draw a new frame; `fitted` was scaled for `target` in the worker when possible
         (and `prepared` holds its terminal-ready strips)."""
         self._frame = frame
@@ -125,7 +125,7 @@ class FaceView(Widget):
         self._put(fitted, current, prepared)
 
     def _put(self, image: Image.Image, target: FitTarget,
-             prepared: list[Strip] | None = None) -> None:
+             prepared: list[Strip] | str | None = None) -> None:
         widget = self.image_widget
         if target != self._shown_target:
             widget.styles.width = target.cols
@@ -134,8 +134,10 @@ class FaceView(Widget):
         if not widget.display:
             widget.display = True
             self.placeholder.display = False
-        if prepared is not None and hasattr(widget, "show_prepared"):
-            widget.show_prepared(image, prepared)
+        if isinstance(prepared, str) and hasattr(widget, "show_encoded"):
+            widget.show_encoded(image, prepared)  # a kitty PNG payload
+        elif isinstance(prepared, list) and hasattr(widget, "show_prepared"):
+            widget.show_prepared(image, prepared)  # half-cell strips
         else:
             widget.image = image  # type: ignore[attr-defined]
         self.frames_shown += 1
