@@ -88,6 +88,13 @@ def test_missing_list_file(celeba: Path, tmp_path: Path, capsys: pytest.CaptureF
     assert name in err and "missing" in err
 
 
+def test_a_csv_repackaging_gets_a_hint(celeba: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (celeba / ATTR_FILE).rename(celeba / "list_attr_celeba.csv")
+    err = _error(celeba, capsys, tmp_path)
+    assert "found list_attr_celeba.csv" in err and "original .txt lists" in err
+
+
 def test_missing_image_folder(celeba: Path, tmp_path: Path,
                               capsys: pytest.CaptureFixture[str]) -> None:
     (celeba / IMAGE_DIR).rename(celeba / "elsewhere")

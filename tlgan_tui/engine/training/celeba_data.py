@@ -58,7 +58,11 @@ class CelebaIndex:
 
 def _read_lines(path: Path) -> list[str]:
     if not path.is_file():
-        raise TlganError(f"{path}: missing (expected CelebA's {path.name} here)")
+        hint = ""
+        if path.with_suffix(".csv").is_file():
+            hint = (f"; found {path.with_suffix('.csv').name} (a CSV re-packaging): this "
+                    "command reads CelebA's original .txt lists")
+        raise TlganError(f"{path}: missing (expected CelebA's {path.name} here){hint}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
