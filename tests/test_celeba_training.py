@@ -204,6 +204,13 @@ def test_resume_refuses_a_missing_or_mismatched_checkpoint(celeba: Path, tmp_pat
                             "--batch-size", "16", "--width", "0.25", "--workers", "0"])
     assert code == 2
     assert "the checkpoint was trained with --image-size 32, not 48" in stderr
+    # More epochs than first planned: allowed, and the stretched schedule is announced.
+    code, _, stderr = _run(["train-extractor", "--celeba", str(celeba), "-o", str(out),
+                            "--resume", "--epochs", "2", "--image-size", "32",
+                            "--batch-size", "16", "--width", "0.25", "--workers", "0"])
+    assert code == 0, stderr
+    assert "resuming after epoch 1 of 2" in stderr
+    assert "planned 1 epochs; the learning-rate schedule now spans 2" in stderr
 
 
 def _damage(root: Path, names: list[str]) -> None:

@@ -162,6 +162,7 @@ class _RunState:
     history: list[dict[str, Any]] = field(default_factory=list)
     bad: dict[str, dict[int, str]] = field(default_factory=lambda: {"train": {}, "val": {},
                                                                      "test": {}})
+    planned_epochs: int | None = None  # --epochs of the run that wrote the checkpoint
 
 
 def _fingerprint(index: CelebaIndex) -> dict[str, int]:
@@ -237,7 +238,8 @@ def _load_checkpoint(path: Path, net: AttributeNet, optimizer: torch.optim.Optim
     if scaler is not None and saved.get("scaler"):
         scaler.load_state_dict(saved["scaler"])
     bad = {s: {int(k): v for k, v in d.items()} for s, d in saved["bad"].items()}
-    return _RunState(int(saved["epochs_done"]), int(saved["step"]), list(saved["history"]), bad)
+    return _RunState(int(saved["epochs_done"]), int(saved["step"]), list(saved["history"]), bad,
+                     planned_epochs=int(saved["config"]["epochs"]))
 
 
 class _Trainer:
@@ -435,6 +437,11 @@ def train_extractor(config: TrainConfig, reporter: TrainingReporter | None = Non
                              "nothing left to train; evaluating")
         else:
             reporter.message(f"resuming after epoch {done} of {config.epochs}")
+            if trainer.state.planned_epochs not in (None, config.epochs):
+                # The learning rate is a function of the step and of --epochs.
+                reporter.message(f"note: the checkpoint's run planned "
+                                 f"{trainer.state.planned_epochs} epochs; the learning-rate "
+                                 f"schedule now spans {config.epochs}")
     elif checkpoint.exists():
         reporter.message(f"starting afresh; overwriting {checkpoint} (use --resume to continue)")
     reporter.message(f"{len(index.split('train'))} train, {len(index.split('val'))} val, "
