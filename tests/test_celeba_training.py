@@ -306,3 +306,25 @@ def _run_help() -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_info:
         main(["train-extractor", "--help"])
     return int(exit_info.value.code or 0), out.getvalue(), ""
+
+
+def test_ctrl_c_points_at_the_checkpoint(celeba: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from tlgan_tui.engine.training import train as train_module
+
+    original = train_module._Trainer.train_epoch
+
+    def interrupted_in_epoch_2(self: Any, epoch: int) -> dict[str, Any]:
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(train_module._Trainer, "train_epoch", interrupted_in_epoch_2)
+    out = tmp_path / "x.safetensors"
+    code, _, stderr = _run(["train-extractor", "--celeba", str(celeba), "-o", str(out),
+                            "--epochs", "3", "--image-size", "32", "--batch-size", "16",
+                            "--width", "0.25", "--workers", "0"])
+    assert code == 130
+    assert f"the last finished epoch is saved in {checkpoint_path_for(out)}" in stderr
+    assert "--resume continues from it" in stderr
+    assert not out.exists()

@@ -139,7 +139,11 @@ def _print_accuracy(metrics: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tlgan_tui.engine.training.train import TrainConfig, train_extractor
+    from tlgan_tui.engine.training.train import (
+        TrainConfig,
+        checkpoint_path_for,
+        train_extractor,
+    )
 
     config = TrainConfig(
         celeba=args.celeba, output=args.output, epochs=args.epochs,
@@ -148,8 +152,15 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         seed=args.seed, resume=args.resume, metrics_json=args.metrics_json,
     )
-    with _RichReporter() as reporter:
-        metrics = train_extractor(config, reporter)  # type: ignore[arg-type]
+    try:
+        with _RichReporter() as reporter:
+            metrics = train_extractor(config, reporter)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        checkpoint = checkpoint_path_for(args.output)
+        if checkpoint.exists():
+            print(f"tlgan: the last finished epoch is saved in {checkpoint}; "
+                  "the same command with --resume continues from it", file=sys.stderr)
+        raise
     _print_accuracy(metrics)
     print(f"wrote {args.output}")
     if args.metrics_json is not None:
