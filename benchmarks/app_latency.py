@@ -48,6 +48,8 @@ def child(args: argparse.Namespace) -> None:
         "--session", str(Path(args.out).with_suffix(".session.json")),
         "--out-dir", str(Path(args.out).parent)])
     app = build_app(edit_args)
+    if args.no_measure:
+        app.engine.extractor_factory = None
     use_cpu_threads_for_app()
     app.run()
     records = [vars(r) for r in app.frame_log]
@@ -63,7 +65,7 @@ def _torch_threads() -> int:
 
 
 def run_in_pty(renderer: str, keys: int, interval: float, cores: set[int] | None,
-               warmup: float = 2.0) -> dict[str, Any]:
+               warmup: float = 2.0, measure: bool = True) -> dict[str, Any]:
     """Start the app in a pty, type `keys` keys, quit; the app's timings plus start-up."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ,
@@ -73,7 +75,7 @@ def run_in_pty(renderer: str, keys: int, interval: float, cores: set[int] | None
         env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
         env.pop("TMUX", None)
         command = [sys.executable, str(Path(__file__).resolve()), "--child", "--out", str(out),
-                   "--renderer", renderer]
+                   "--renderer", renderer, *(["--no-measure"] if not measure else [])]
 
         def pin() -> None:
             os.setsid()
@@ -145,6 +147,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=60)
     parser.add_argument("--interval", type=float, default=0.15)
     parser.add_argument("--cores", default="0,1", help="CPU cores to pin to ('' for all)")
+    parser.add_argument("--no-measure", action="store_true",
+                        help="do not run the feature extractors (isolates their cost)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -152,7 +156,8 @@ def main() -> None:
         child(args)
         return
     cores = {int(c) for c in args.cores.split(",") if c} or None
-    result = run_in_pty(args.renderer, args.keys, args.interval, cores)
+    result = run_in_pty(args.renderer, args.keys, args.interval, cores,
+                        measure=not args.no_measure)
     summary = summarize(result)
     load = os.getloadavg()[0]
     print(f"renderer {result['renderer']}, cores {sorted(cores) if cores else 'all'}, "

@@ -412,3 +412,17 @@ def test_kitty_frames_send_the_worker_encoded_png(tmp_path: Path,
     assert len(records) >= 2 and all(r.encode_ms > 0 for r in records)
     widget = app.face_view.image_widget
     assert widget._payload is not None and widget._payload[0] is widget.image
+
+
+@async_test
+async def test_a_session_that_cannot_be_saved_is_reported(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the session directory should be")
+    app = make_app(tmp_path, "--session", str(blocked / "session.json"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.writer.flush()
+        await pilot.press("l")
+        assert any("cannot save the session" in e for e in app.errors)
+        await pilot.press("l")
+        assert app.state.offsets[0] == pytest.approx(0.8)  # editing goes on

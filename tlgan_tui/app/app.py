@@ -122,7 +122,7 @@ class TlganApp(App[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "select(-1)", "feature", show=False),
-        Binding("down,j", "select(1)", "↑↓ feature", key_display="↑↓"),
+        Binding("down,j", "select(1)", "feature", key_display="↑↓"),
         Binding("right,l,plus", "move(1)", "move +", key_display="→"),
         Binding("left,h,minus", "move(-1)", "move −", key_display="←"),
         Binding("shift+right", "move(5)", "+5 steps", show=False),
@@ -161,6 +161,7 @@ class TlganApp(App[None]):
         self._values: dict[str, float] = {}
         self._key_time: float | None = None
         self._pending_display: FrameTimings | None = None
+        self._save_error_shown = False
         self._awaiting_start = False  # a worker is computing a new start latent
         self._deferred: list[Callable[[], None]] = []
         self.last_frame: tuple[EditState, np.ndarray] | None = None
@@ -262,6 +263,15 @@ class TlganApp(App[None]):
     def _save_session(self) -> None:
         if self.writer is None:
             return
+        error = self.writer.last_error
+        if error is not None and not self._save_error_shown:
+            self._save_error_shown = True
+            text = f"cannot save the session to {self.writer.path}: {error.strerror or error}"
+            self.errors.append(text)
+            self.status_line.set(message=text)
+            self.notify(text, severity="error", timeout=15)
+        elif error is None:
+            self._save_error_shown = False
         generator = self.engine.generator.info
         self.writer.submit(Session(
             history=self.history.copy(),
