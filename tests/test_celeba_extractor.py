@@ -48,8 +48,10 @@ def test_a_well_formed_file_loads_and_scores(tmp_path: Path) -> None:
     np.testing.assert_allclose(scores[:, :40], expected, atol=1e-5)
     young = CELEBA_ATTRIBUTES.index("Young")
     np.testing.assert_allclose(scores[:, 42], 1 - expected[:, young], atol=1e-5)
-    # The ident ties axes to these exact weights.
-    assert extractor.ident == load_extractor_file(tmp_path / "e.safetensors").ident
+    # The ident ties axes to these exact weights; the device can be chosen.
+    on_cpu = load_extractor_file(tmp_path / "e.safetensors", device="cpu")
+    assert isinstance(on_cpu, CelebaExtractor) and on_cpu.device.type == "cpu"
+    assert extractor.ident == on_cpu.ident
 
 
 def test_names_do_not_collide_with_the_default_extractor(tmp_path: Path) -> None:

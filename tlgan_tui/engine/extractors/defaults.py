@@ -19,8 +19,11 @@ def load_extractors(extra: Sequence[Path] = (), mode: AlignMode = "frame",
     return ExtractorSet(extractors)
 
 
-def load_extractor_file(path: Path) -> Extractor:
-    """A trained extractor file (safetensors, metadata validated); a TlganError if it is not one."""
+def load_extractor_file(path: Path, device: str | None = None) -> Extractor:
+    """A trained extractor file (safetensors, metadata validated); a TlganError if it is not one.
+
+    `device`: where it scores ("cpu", "cuda"); default CUDA when present, else CPU.
+    """
     from tlgan_tui.engine.extractors.celeba import CelebaExtractor
 
-    return CelebaExtractor.from_file(Path(path))
+    return CelebaExtractor.from_file(Path(path), device=device)
