@@ -18,7 +18,7 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("shift+→ shift+←", "move it by five steps"),
     ("space", "lock / unlock the feature (a locked feature never moves)"),
     ("0", "reset the selected feature"),
-    ("R", "reset all features"),
+    ("R", "reset all unlocked features"),
     ("r", "a new random face"),
     ("u", "undo"),
     ("ctrl+r", "redo"),
