@@ -328,3 +328,24 @@ def test_ctrl_c_points_at_the_checkpoint(celeba: Path, tmp_path: Path,
     assert f"the last finished epoch is saved in {checkpoint_path_for(out)}" in stderr
     assert "--resume continues from it" in stderr
     assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_asking_for_cuda_without_it(celeba: Path, tmp_path: Path) -> None:
+    code, _, stderr = _run(["train-extractor", "--celeba", str(celeba), "-o",
+                            str(tmp_path / "x.safetensors"), "--device", "cuda"])
+    assert code == 2 and "CUDA is not available" in stderr
+
+
+@pytest.mark.slow
+def test_the_default_settings_learn_on_celeba_sized_images(tmp_path: Path) -> None:
+    """128 px input, width 1, from 178x218 JPEGs: a few minutes on two CPU cores."""
+    root = tmp_path / "celeba"
+    write_synthetic_celeba(root, n=1024, width=178, split=(0.8, 0.1))
+    metrics_file = tmp_path / "m.json"
+    code, _, stderr = _run(["train-extractor", "--celeba", str(root), "-o",
+                            str(tmp_path / "x.safetensors"), "--epochs", "8",
+                            "--batch-size", "32", "--metrics-json", str(metrics_file)])
+    assert code == 0, stderr
+    accuracy = json.loads(metrics_file.read_text())["metrics"]["test_accuracy"]
+    assert all(accuracy[name] >= 0.9 for name in PLANTED), accuracy
