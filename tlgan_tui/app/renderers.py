@@ -212,18 +212,15 @@ def halfcell_rows(image: PILImage.Image, width: int, height: int) -> list[list[S
         image = image.resize((width, 2 * height))
     pixels = np.asarray(image, dtype=np.uint32)
     packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
-    colors: dict[int, Color] = {}
-
-    def color(value: int) -> Color:
-        made = colors[value] = Color(f"#{value:06x}", ColorType.TRUECOLOR, triplet=(
-            ColorTriplet(value >> 16, (value >> 8) & 255, value & 255)))
-        return made
-
+    truecolor = ColorType.TRUECOLOR
+    colors = {value: Color(f"#{value:06x}", truecolor, None,
+                           ColorTriplet(value >> 16, (value >> 8) & 255, value & 255))
+              for value in np.unique(packed).tolist()}
     from_color = Style.from_color
-    return [[Segment("▀", from_color(colors.get(top) or color(top),
-                                     colors.get(bottom) or color(bottom)))
+    rows = packed.tolist()
+    return [[Segment("▀", from_color(colors[top], colors[bottom]))
              for top, bottom in zip(upper, lower, strict=True)]
-            for upper, lower in zip(packed[0::2].tolist(), packed[1::2].tolist(), strict=True)]
+            for upper, lower in zip(rows[0::2], rows[1::2], strict=True)]
 
 
 def prepare_halfcell(image: PILImage.Image, width: int, height: int,
