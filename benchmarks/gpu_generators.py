@@ -152,7 +152,7 @@ def measure_fit(generator: Generator, extractors: object, samples: int,
     from tlgan_tui.engine.sampling import sample_pairs
 
     workers = default_workers(generator)
-    scorer = ParallelScorer(workers, []) if workers else None
+    scorer = ParallelScorer(workers) if workers else None
     try:
         sample_pairs(generator, extractors, min(batch, samples), 0, batch,  # type: ignore[arg-type]
                      scorer=scorer)  # warm up (and start the workers)

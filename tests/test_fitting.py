@@ -122,3 +122,41 @@ def test_scoring_in_worker_processes_gives_the_same_pairs(
         parallel = sample_pairs(generator, extractors, 96, seed=4, batch_size=32, scorer=scorer)
     assert np.array_equal(serial.latents, parallel.latents)
     assert np.allclose(serial.scores, parallel.scores, atol=1e-5)
+
+
+def _random_celeba_extractor(path: Path) -> Path:
+    import torch
+    from safetensors.torch import save_file
+
+    from tlgan_tui.engine.extractors.celeba import AttributeNet, build_metadata
+
+    torch.manual_seed(0)
+    net = AttributeNet(width=0.25)
+    meta = build_metadata(input_size=32, width=0.25, mean=(0.5,) * 3, std=(0.25,) * 3,
+                          metrics={"test_mean_accuracy": 0.5})
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), meta)
+    return path
+
+
+def test_trained_extractors_score_beside_the_worker_processes(
+        tmp_path: Path, generator: Generator) -> None:
+    from tlgan_tui.engine.extractors.defaults import load_extractors
+    from tlgan_tui.engine.extractors.parallel import ParallelScorer
+
+    both = load_extractors([_random_celeba_extractor(tmp_path / "celeba.safetensors")])
+    assert len(both.names) > 40 and both.names[:2] == ["Male", "Age"]
+    serial = sample_pairs(generator, both, 64, seed=2, batch_size=32)
+    with ParallelScorer(1) as scorer:
+        parallel = sample_pairs(generator, both, 64, seed=2, batch_size=32, scorer=scorer)
+    assert np.allclose(serial.scores, parallel.scores, atol=1e-5)
+
+
+def test_fit_with_a_trained_extractor_adds_its_axes(tmp_path: Path, run_cli) -> None:
+    extractor = _random_celeba_extractor(tmp_path / "celeba.safetensors")
+    out = tmp_path / "axes.safetensors"
+    code, _, err = run_cli("fit", "--samples", "200", "--sefa", "1", "--rescore-faces", "4",
+                           "--extractor", extractor, "-o", out)
+    assert code == 0, err
+    axes = FeatureAxes.load(out)
+    assert axes.names[:2] == ["Male", "Age"] and "Bangs" in axes.names
+    assert axes.names[-1] == "Direction 1"

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
                   MofNCompleteColumn(), TimeRemainingColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task("sampling faces", total=args.samples)
-        scorer = ParallelScorer(workers, args.extractor) if workers else None
+        scorer = ParallelScorer(workers) if workers else None
         try:
             pairs = sample_pairs(generator, extractors, args.samples, args.seed, batch_size,
                                  progress=lambda n: progress.advance(task, n), scorer=scorer)

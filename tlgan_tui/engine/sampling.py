@@ -57,17 +57,19 @@ def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: i
                  scorer: ParallelScorer | None = None) -> Pairs:
     """Draw n latents reproducibly from `seed`, render them and score them, in batches.
 
-    With a `scorer`, batches are scored in its worker processes while the next
-    ones are generated; the result is the same as scoring in-process.
+    With a `scorer`, the default extractors (the set's first) score batches in
+    its worker processes while the next ones are generated; any further
+    extractors score in this process. The result equals in-process scoring.
     """
     rng = np.random.default_rng(seed)
     latents = np.empty((n, generator.latent_dim), dtype=np.float32)
     scores = np.empty((n, len(extractors.features)), dtype=np.float64)
-    pending: deque[tuple[int, int, AsyncResult]] = deque()
+    pending: deque[tuple[int, int, AsyncResult, list[np.ndarray]]] = deque()
+    in_process = extractors.extractors[1:]
 
     def collect_oldest() -> None:
-        start, count, result = pending.popleft()
-        scores[start : start + count] = result.get()
+        start, count, result, others = pending.popleft()
+        scores[start : start + count] = np.hstack([result.get(), *others])
         if progress is not None:
             progress(count)
 
@@ -81,7 +83,8 @@ def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: i
             if progress is not None:
                 progress(count)
             continue
-        pending.append((start, count, scorer.submit(images)))
+        submitted = scorer.submit(images)
+        pending.append((start, count, submitted, [e.score(images) for e in in_process]))
         while len(pending) > 2 * scorer.workers:
             collect_oldest()
     while pending:

@@ -1,16 +1,16 @@
-"""Scoring in worker processes, so extraction overlaps generation.
+"""Scoring with the default extractors in worker processes, overlapping generation.
 
 dlib holds the GIL while it finds landmarks, so threads cannot spread the
-extractors over cores; processes can. Each worker builds its own extractors
-(single-threaded) once and scores batches of uint8 images sent to it.
+default (CPU-bound) extractors over cores; processes can. Each worker builds
+its own single-threaded default extractors once and scores batches of uint8
+images sent to it. Trained torch extractors (`--extractor`) stay in the main
+process, on the GPU when there is one.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Sequence
 from multiprocessing.pool import AsyncResult, Pool
-from pathlib import Path
 
 import numpy as np
 
@@ -19,15 +19,14 @@ from tlgan_tui.engine.extractors.base import ExtractorSet
 _worker_extractors: ExtractorSet | None = None
 
 
-def _init_worker(extra: Sequence[str], mode: str) -> None:
+def _init_worker(mode: str) -> None:
     global _worker_extractors
     import torch
 
     torch.set_num_threads(1)
     from tlgan_tui.engine.extractors.defaults import load_extractors
 
-    paths = [Path(p) for p in extra]
-    _worker_extractors = load_extractors(paths, mode=mode, threads=1)  # type: ignore[arg-type]
+    _worker_extractors = load_extractors((), mode=mode, threads=1)  # type: ignore[arg-type]
 
 
 def _score(images: np.ndarray) -> np.ndarray:
@@ -36,12 +35,11 @@ def _score(images: np.ndarray) -> np.ndarray:
 
 
 class ParallelScorer:
-    """A pool of processes that score image batches; use as a context manager."""
+    """A pool of processes scoring with the default extractors; a context manager."""
 
-    def __init__(self, workers: int, extra: Sequence[Path] = (), mode: str = "frame") -> None:
+    def __init__(self, workers: int, mode: str = "frame") -> None:
         context = multiprocessing.get_context("spawn")  # fork + torch threads can deadlock
-        self._pool: Pool = context.Pool(workers, initializer=_init_worker,
-                                        initargs=([str(p) for p in extra], mode))
+        self._pool: Pool = context.Pool(workers, initializer=_init_worker, initargs=(mode,))
         self.workers = workers
 
     def submit(self, images: np.ndarray) -> AsyncResult:
