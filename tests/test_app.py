@@ -426,3 +426,21 @@ async def test_a_session_that_cannot_be_saved_is_reported(tmp_path: Path) -> Non
         assert any("cannot save the session" in e for e in app.errors)
         await pilot.press("l")
         assert app.state.offsets[0] == pytest.approx(0.8)  # editing goes on
+
+
+@async_test
+async def test_sixel_frames_use_the_worker_encoded_sixels(tmp_path: Path) -> None:
+    from tlgan_tui.app.renderers import _PreencodedSixels, resolve_renderer
+
+    app = make_app(tmp_path, renderer=resolve_renderer("sixel"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        widget = app.face_view.image_widget
+        [painter] = list(widget.query(_PreencodedSixels))
+        assert painter.payload is not None and painter.payload[0] == widget.image.size
+        assert painter._cached_sixels is not None
+        assert painter._cached_sixels.sixel_data == painter.payload[1]  # not re-encoded
+        assert painter.payload[1].startswith("\x1bP")  # a sixel DCS sequence
+        assert all(r.encode_ms > 0 for r in app.frame_log)

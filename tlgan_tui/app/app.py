@@ -33,7 +33,12 @@ from textual.strip import Strip
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from tlgan_tui.app.renderers import Renderer, encode_png_base64, prepare_halfcell
+from tlgan_tui.app.renderers import (
+    Renderer,
+    encode_png_base64,
+    encode_sixels,
+    prepare_halfcell,
+)
 from tlgan_tui.app.screens.help import HelpScreen
 from tlgan_tui.app.widgets.face_view import FaceView, FitTarget, fit_face
 from tlgan_tui.app.widgets.feature_list import FeatureList, FeatureRow
@@ -184,12 +189,13 @@ class TlganApp(App[None]):
         self.errors: list[str] = []
         self.messages: list[str] = []  # every notification shown (tests read it)
         self._displayed = threading.Event()  # set when a new frame reached the terminal
-        # Half cells are plain text and kitty images a PNG: the worker can make
-        # either ready for the terminal, off the UI thread.
+        # Half cells are plain text, kitty images a PNG, Sixel images sixel data:
+        # the worker makes them ready for the terminal, off the UI thread.
         widget_class = config.renderer.widget_class
         self._prepare_in_worker = (
             (config.renderer.name == "halfcell" and hasattr(widget_class, "show_prepared"))
-            or (config.renderer.name == "kitty" and hasattr(widget_class, "show_encoded")))
+            or (config.renderer.name in ("kitty", "sixel")
+                and hasattr(widget_class, "show_encoded")))
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -469,6 +475,8 @@ class TlganApp(App[None]):
                 start = time.perf_counter()
                 if self.config.renderer.name == "kitty":
                     prepared = encode_png_base64(fitted)
+                elif self.config.renderer.name == "sixel":
+                    prepared = encode_sixels(fitted)
                 else:
                     prepared = prepare_halfcell(fitted, target.cols, target.rows, self.console)
                 encode_ms = (time.perf_counter() - start) * 1000

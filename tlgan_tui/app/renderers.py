@@ -28,6 +28,7 @@ from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
+from textual_image._sixel import image_to_sixels
 from textual_image._terminal import get_cell_size
 from textual_image.renderable.halfcell import Image as HalfcellRenderable
 from textual_image.renderable.sixel import Image as SixelRenderable
@@ -35,6 +36,7 @@ from textual_image.renderable.tgp import Image as TGPRenderable
 from textual_image.renderable.tgp import _send_tgp_message
 from textual_image.renderable.unicode import Image as UnicodeRenderable
 from textual_image.widget._base import Image as BaseImage
+from textual_image.widget.sixel import _ImageSixelImpl, _NoopRenderable
 
 from tlgan_tui.app import RENDERER_CHOICES
 
@@ -245,6 +247,41 @@ class FastUnicodeImage(_StripCache, image_widgets.UnicodeImage, Renderable=Unico
     """Unicode shading, rendered once per frame."""
 
 
+class _PreencodedSixels(_ImageSixelImpl):
+    """textual-image's Sixel painter, using sixel data encoded in the render worker
+    when it is asked for exactly the image the worker encoded (else it encodes)."""
+
+    payload: tuple[tuple[int, int], str] | None = None
+
+    def _image_to_sixels(self, image: PILImage.Image, sixel_options: Any = None,
+                         background: Any = None) -> str:
+        if (self.payload is not None and sixel_options is None
+                and image.size == self.payload[0]):
+            return self.payload[1]
+        return super()._image_to_sixels(image, sixel_options, background)
+
+
+class FastSixelImage(image_widgets.SixelImage, Renderable=_NoopRenderable):
+    """Sixel, with each frame's sixel data made in the render worker."""
+
+    _payload: tuple[PILImage.Image, str] | None = None
+
+    def show_encoded(self, image: PILImage.Image, payload: str) -> None:
+        self._payload = (image, payload)
+        self.image = image
+
+    def compose(self) -> Any:
+        painter = _PreencodedSixels(self.image, self._sixel_options)
+        if self._payload is not None and self._payload[0] is self.image:
+            painter.payload = (self._payload[0].size, self._payload[1])
+        yield painter
+
+
+def encode_sixels(image: PILImage.Image) -> str:
+    """Sixel data for `image` with textual-image's encoder and default options."""
+    return image_to_sixels(image)
+
+
 @dataclass(frozen=True)
 class Renderer:
     """A way of drawing images in the terminal."""
@@ -324,7 +361,7 @@ def resolve_renderer(name: str = "auto") -> Renderer:
                     "can): drawing with half cells")
     classes: dict[str, type[Widget]] = {
         "kitty": FastTGPImage,
-        "sixel": image_widgets.SixelImage,  # caches its own encoding per image
+        "sixel": FastSixelImage,
         "halfcell": FastHalfcellImage,
         "unicode": FastUnicodeImage,
     }
