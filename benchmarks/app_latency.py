@@ -51,6 +51,10 @@ def child(args: argparse.Namespace) -> None:
     if args.no_measure:
         app.engine.extractor_factory = None
     use_cpu_threads_for_app()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     app.run()
     records = [vars(r) for r in app.frame_log]
     Path(args.out).write_text(json.dumps({
@@ -65,7 +69,8 @@ def _torch_threads() -> int:
 
 
 def run_in_pty(renderer: str, keys: int, interval: float, cores: set[int] | None,
-               warmup: float = 2.0, measure: bool = True) -> dict[str, Any]:
+               warmup: float = 2.0, measure: bool = True,
+               torch_threads: int = 0) -> dict[str, Any]:
     """Start the app in a pty, type `keys` keys, quit; the app's timings plus start-up."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ,
@@ -75,7 +80,8 @@ def run_in_pty(renderer: str, keys: int, interval: float, cores: set[int] | None
         env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
         env.pop("TMUX", None)
         command = [sys.executable, str(Path(__file__).resolve()), "--child", "--out", str(out),
-                   "--renderer", renderer, *(["--no-measure"] if not measure else [])]
+                   "--renderer", renderer, *(["--no-measure"] if not measure else []),
+                   *(["--torch-threads", str(torch_threads)] if torch_threads else [])]
 
         def pin() -> None:
             os.setsid()
@@ -149,6 +155,8 @@ def main() -> None:
     parser.add_argument("--cores", default="0,1", help="CPU cores to pin to ('' for all)")
     parser.add_argument("--no-measure", action="store_true",
                         help="do not run the feature extractors (isolates their cost)")
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="override the app's torch thread count (default: cores - 1)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -157,7 +165,7 @@ def main() -> None:
         return
     cores = {int(c) for c in args.cores.split(",") if c} or None
     result = run_in_pty(args.renderer, args.keys, args.interval, cores,
-                        measure=not args.no_measure)
+                        measure=not args.no_measure, torch_threads=args.torch_threads)
     summary = summarize(result)
     load = os.getloadavg()[0]
     print(f"renderer {result['renderer']}, cores {sorted(cores) if cores else 'all'}, "
