@@ -444,3 +444,21 @@ async def test_sixel_frames_use_the_worker_encoded_sixels(tmp_path: Path) -> Non
         assert painter._cached_sixels.sixel_data == painter.payload[1]  # not re-encoded
         assert painter.payload[1].startswith("\x1bP")  # a sixel DCS sequence
         assert all(r.encode_ms > 0 for r in app.frame_log)
+
+
+def test_quick_halfcell_draws_what_textual_image_draws() -> None:
+    import io
+
+    from rich.console import Console
+    from textual_image.renderable.halfcell import Image as HalfcellRenderable
+
+    from tlgan_tui.app.renderers import QuickHalfcell
+
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (62, 60, 3),
+                                                              dtype=np.uint8))
+    console = Console(file=io.StringIO(), width=200, color_system="truecolor",
+                      force_terminal=True)
+    options = console.options.update_dimensions(60, 31)
+    ours = console.render_lines(QuickHalfcell(image, 60, 31), options, pad=True)
+    theirs = console.render_lines(HalfcellRenderable(image, 60, 31), options, pad=True)
+    assert ours == theirs

@@ -214,10 +214,15 @@ def halfcell_rows(image: PILImage.Image, width: int, height: int) -> list[list[S
         image = image.resize((width, 2 * height))
     pixels = np.asarray(image, dtype=np.uint32)
     packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
-    truecolor = ColorType.TRUECOLOR
-    colors = {value: Color(f"#{value:06x}", truecolor, None,
-                           ColorTriplet(value >> 16, (value >> 8) & 255, value & 255))
-              for value in np.unique(packed).tolist()}
+    # Rich's Color and ColorTriplet are named tuples; building them with
+    # tuple.__new__ skips their Python-level constructors (4,000+ per frame).
+    truecolor, new = ColorType.TRUECOLOR, tuple.__new__
+    values = np.unique(packed)
+    colors = {value: new(Color, (f"#{value:06x}", truecolor, None,
+                                 new(ColorTriplet, (red, green, blue))))
+              for value, red, green, blue in zip(
+                  values.tolist(), (values >> 16).tolist(), ((values >> 8) & 255).tolist(),
+                  (values & 255).tolist(), strict=True)}
     from_color = Style.from_color
     rows = packed.tolist()
     return [[Segment("▀", from_color(colors[top], colors[bottom]))
