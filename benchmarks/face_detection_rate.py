@@ -21,7 +21,7 @@ from PIL import Image
 from tlgan_tui.engine.generators.loading import load_generator
 
 SETTINGS = [  # (upscaled side, detector upsampling, border padding in source px)
-    (128, 0, 0), (128, 1, 0), (256, 0, 0), (192, 0, 16), (256, 0, 32),
+    (128, 0, 0), (128, 1, 0), (256, 0, 0), (128, 0, 8), (128, 0, 32), (192, 0, 16),
 ]
 
 
