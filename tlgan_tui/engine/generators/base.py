@@ -7,9 +7,11 @@ edit-space latents, so they work the same for every architecture.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any, Self
 
 import numpy as np
 import torch
@@ -26,6 +28,21 @@ class GeneratorInfo:
     latent_dim: int
     latent_space: str  # "z" or "w"
     resolution: int
+
+
+class JsonConfig:
+    """Mixin for frozen dataclass configs stored as JSON in safetensors metadata.
+
+    JSON has no tuples, so list values come back as tuples (the configs' sequences).
+    """
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        data: dict[str, Any] = json.loads(text)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 class Generator(ABC):

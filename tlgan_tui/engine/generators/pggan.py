@@ -16,11 +16,10 @@ blended with the previous scale's toRGB (alpha / fractional lod).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,13 +28,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from tlgan_tui.engine.errors import TlganError
-from tlgan_tui.engine.generators.base import Generator, GeneratorInfo
+from tlgan_tui.engine.generators.base import Generator, GeneratorInfo, JsonConfig
 from tlgan_tui.engine.generators.batching import synthesize_on_device
 from tlgan_tui.engine.generators.layers import SQRT2, equalized_scale, pixel_norm
 
 
 @dataclass(frozen=True)
-class PGGANConfig:
+class PGGANConfig(JsonConfig):
     resolution: int
     latent_dim: int
     channels: tuple[int, ...]  # feature maps at 4, 8, ..., resolution
@@ -44,15 +43,6 @@ class PGGANConfig:
     normalize_latents: bool = True
     use_pixel_norm: bool = True
     slope: float = 0.2
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> PGGANConfig:
-        data = json.loads(text)
-        data["channels"] = tuple(data["channels"])
-        return cls(**data)
 
 
 class PGGANNetwork(nn.Module):

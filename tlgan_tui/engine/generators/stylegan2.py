@@ -14,11 +14,10 @@ FIR filter. One w drives every layer; edits happen in W.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ import torch
 from torch import nn
 
 from tlgan_tui.engine.errors import TlganError
-from tlgan_tui.engine.generators.base import Generator, GeneratorInfo
+from tlgan_tui.engine.generators.base import Generator, GeneratorInfo, JsonConfig
 from tlgan_tui.engine.generators.batching import synthesize_on_device
 from tlgan_tui.engine.generators.layers import (
     binomial_filter,
@@ -40,7 +39,7 @@ PSI_RANGE = (-1.0, 2.0)
 
 
 @dataclass(frozen=True)
-class StyleGAN2Config:
+class StyleGAN2Config(JsonConfig):
     resolution: int
     z_dim: int
     w_dim: int
@@ -48,15 +47,6 @@ class StyleGAN2Config:
     channels: tuple[int, ...]  # feature maps at 4, 8, ..., resolution
     img_channels: int = 3
     conv_clamp: float | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> StyleGAN2Config:
-        data = json.loads(text)
-        data["channels"] = tuple(data["channels"])
-        return cls(**data)
 
     @property
     def num_layers(self) -> int:
