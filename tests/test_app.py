@@ -462,3 +462,21 @@ def test_quick_halfcell_draws_what_textual_image_draws() -> None:
     ours = console.render_lines(QuickHalfcell(image, 60, 31), options, pad=True)
     theirs = console.render_lines(HalfcellRenderable(image, 60, 31), options, pad=True)
     assert ours == theirs
+
+
+@async_test
+async def test_features_are_listed_in_tlgan_order_with_its_labels(tmp_path: Path) -> None:
+    from tlgan_tui.engine.axes import FeatureAxes
+
+    names = ["Direction 1", "Receding_Hairline", "Age", "Male"]
+    directions = np.random.default_rng(1).standard_normal((4, 100))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    FeatureAxes(names, ["direction", "probability", "continuous", "probability"], directions,
+                np.ones(4)).save(tmp_path / "axes.safetensors")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert [r.name for r in app.feature_list.rows] == [
+            "Male", "Age", "Hairline", "Direction 1"]
+        await pilot.press("l")  # the first row is Male, axis 3 in the file
+        assert app.state.offsets[3] == pytest.approx(0.4)

@@ -59,6 +59,7 @@ from tlgan_tui.app.worker import (
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.edit_state import EditState
 from tlgan_tui.engine.export import snapshot_metadata, write_gif, write_new_png
+from tlgan_tui.engine.features import knob_label, ordered_feature_names
 from tlgan_tui.engine.generators.base import Generator
 from tlgan_tui.engine.session import History, Session, SessionWriter
 
@@ -122,19 +123,9 @@ def _freeze_startup_objects() -> None:
 
 
 def feature_order(names: list[str]) -> list[int]:
-    """Rows in TL-GAN's order when the features module exists, else in axes order."""
-    try:
-        from tlgan_tui.engine.features import ordered_feature_names  # type: ignore[import-not-found]
-    except ImportError:
-        return list(range(len(names)))
-    try:
-        ordered = list(ordered_feature_names(names))
-    except Exception:
-        return list(range(len(names)))
+    """Rows in TL-GAN's order: its 21 knobs first (those present), then the rest."""
     position = {name: i for i, name in enumerate(names)}
-    rows = [position[n] for n in ordered if n in position]
-    rows += [i for i in range(len(names)) if i not in rows]
-    return rows
+    return [position[name] for name in ordered_feature_names(names)]
 
 
 class TlganApp(App[None]):
@@ -174,6 +165,8 @@ class TlganApp(App[None]):
         self.history = config.history
         self.step = config.step
         self.order = config.order if config.order is not None else feature_order(config.axes.names)
+        # TL-GAN's labels ("Hairline" for CelebA's Receding_Hairline), computed once.
+        self.labels = [knob_label(name, config.axes.names) for name in config.axes.names]
         self.selected = min(max(config.selected, 0), max(len(self.order) - 1, 0))
         self.engine = RenderEngine(config.generator, config.axes, config.extractor_factory,
                                    config.cpu_fallback)
@@ -264,7 +257,7 @@ class TlganApp(App[None]):
     def _rows(self) -> list[FeatureRow]:
         state = self.state
         locked = set(state.locked)
-        return [FeatureRow(self.axes.names[i], state.offsets[i], i in locked, self._value_text(i))
+        return [FeatureRow(self.labels[i], state.offsets[i], i in locked, self._value_text(i))
                 for i in self.order]
 
     def _refresh_view(self) -> None:
