@@ -236,9 +236,8 @@ def build_app(args: argparse.Namespace, renderer: Renderer | None = None) -> Tlg
     # Read by Textual when it is first imported (the user's own setting wins).
     os.environ.setdefault("TEXTUAL_FPS", TEXTUAL_FPS)
     # textual_image asks the terminal about graphics and cell size when it is
-    # first imported; that must happen before the app starts reading stdin.
-    import textual_image.renderable  # noqa: F401
-
+    # first imported (by the renderers); that must happen before the app reads stdin.
+    import tlgan_tui.app.renderers  # noqa: F401
     from tlgan_tui.app.app import TlganApp
 
     return TlganApp(build_config(args, renderer))

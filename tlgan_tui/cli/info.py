@@ -31,15 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def terminal_protocol() -> str:
-    """The textual-image renderer this terminal gets (it queries the terminal)."""
+    """What the editor's `--renderer auto` picks here (it queries the terminal)."""
     if not (sys.__stdout__ and sys.__stdout__.isatty()):
         return "unicode (standard output is not a terminal)"
-    import textual_image.renderable as renderable
+    from tlgan_tui.app.renderers import resolve_renderer
 
-    names = {renderable.TGPImage: "kitty (terminal graphics protocol)",
-             renderable.SixelImage: "sixel", renderable.HalfcellImage: "halfcell",
-             renderable.UnicodeImage: "unicode"}
-    return names.get(renderable.Image, renderable.Image.__name__)
+    renderer = resolve_renderer("auto")
+    cell = f"{renderer.cell_size[0]}x{renderer.cell_size[1]} px cells"
+    return f"{renderer.name} ({cell}{'; ' + renderer.note if renderer.note else ''})"
 
 
 def _version(package: str) -> str:
