@@ -23,6 +23,13 @@ def test_engine_has_the_core_modules() -> None:
         assert expected in names
 
 
+def fresh_interpreter_prints(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def test_importing_every_engine_module_never_imports_textual() -> None:
     modules = engine_modules()
     code = (
@@ -33,10 +40,8 @@ def test_importing_every_engine_module_never_imports_textual() -> None:
         " or m.startswith('textual_image'))\n"
         "print(','.join(bad))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "", f"engine pulled in: {result.stdout.strip()}"
+    pulled_in = fresh_interpreter_prints(code)
+    assert pulled_in == "", f"engine pulled in: {pulled_in}"
 
 
 def test_building_the_cli_stays_light() -> None:
@@ -48,7 +53,5 @@ def test_building_the_cli_stays_light() -> None:
         "heavy = ('sklearn', 'textual', 'onnxruntime', 'dlib')\n"
         "print(','.join(sorted(m for m in heavy if m in sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "", f"parser construction imported: {result.stdout.strip()}"
+    heavy = fresh_interpreter_prints(code)
+    assert heavy == "", f"parser construction imported: {heavy}"
