@@ -49,7 +49,7 @@ def images_for_scoring(generator: Generator, latents: np.ndarray) -> np.ndarray:
         batch = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32))
         images = generator.forward(batch.to(generator.device)).float()
         images = F.interpolate(images, size=(SCORING_SIDE, SCORING_SIDE), mode="area")
-        return to_uint8(images.cpu())
+        return to_uint8(images)
 
 
 def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: int,

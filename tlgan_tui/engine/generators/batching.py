@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from tlgan_tui.engine.generators.base import Generator
@@ -47,24 +46,3 @@ def _power_of_two_at_most(value: int) -> int:
         result *= 2
     return result
 
-
-def synthesize_on_device(generator: Generator, latents: np.ndarray,
-                         batch_size: int = 64) -> np.ndarray:
-    """`Generator.synthesize`, with the uint8 conversion done on the generator's device.
-
-    Same pixels as `base.to_uint8` (the same float32 ops, exactly rounded), but
-    a GPU sends 1 byte per channel to the host instead of 4 and the CPU does
-    not scale megapixel batches.
-    """
-    latents = np.atleast_2d(np.asarray(latents, dtype=np.float32))
-    res = generator.resolution
-    out = np.empty((len(latents), res, res, 3), dtype=np.uint8)
-    with torch.inference_mode():
-        for start in range(0, len(latents), batch_size):
-            chunk = torch.from_numpy(
-                np.ascontiguousarray(latents[start:start + batch_size])
-            ).to(generator.device)
-            images = generator.forward(chunk).float()
-            pixels = ((images.clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
-            out[start:start + len(chunk)] = pixels.permute(0, 2, 3, 1).cpu().numpy()
-    return out

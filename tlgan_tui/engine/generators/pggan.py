@@ -29,7 +29,6 @@ from torch import nn
 
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import Generator, GeneratorInfo, JsonConfig
-from tlgan_tui.engine.generators.batching import synthesize_on_device
 from tlgan_tui.engine.generators.layers import SQRT2, equalized_scale, pixel_norm
 
 
@@ -133,9 +132,6 @@ class PGGANGenerator(Generator):
 
     def sefa_weight(self) -> torch.Tensor:
         return self.net.dense.weight.detach().float().cpu()
-
-    def synthesize(self, latents: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        return synthesize_on_device(self, latents, batch_size)
 
     def activation_bytes_per_sample(self) -> int:
         """Rough peak activation memory of one sample in inference."""

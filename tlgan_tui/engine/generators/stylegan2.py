@@ -26,7 +26,6 @@ from torch import nn
 
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import Generator, GeneratorInfo, JsonConfig
-from tlgan_tui.engine.generators.batching import synthesize_on_device
 from tlgan_tui.engine.generators.layers import (
     binomial_filter,
     lrelu_gain,
@@ -265,9 +264,6 @@ class StyleGAN2Generator(Generator):
         """The style affine weights of every modulated conv, stacked: (sum in_ch, w_dim)."""
         weights = [layer.affine.weight.detach().float().cpu() for layer in self.synthesis.layers]
         return torch.cat(weights, dim=0)
-
-    def synthesize(self, latents: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        return synthesize_on_device(self, latents, batch_size)
 
     def activation_bytes_per_sample(self) -> int:
         cfg = self.config
