@@ -176,6 +176,7 @@ class TlganApp(App[None]):
         self._shown_generation = 0  # newest frame on screen
         self._scored_generation = 0
         self._values: dict[str, float] = {}
+        self._value_texts: dict[str, str] = {}
         self._key_time: float | None = None
         self._pending_display: FrameTimings | None = None
         self._save_error_shown = False
@@ -242,14 +243,9 @@ class TlganApp(App[None]):
             return ""
         if self.engine.extractor_error is not None:
             return ""
-        name = self.axes.names[index].lower()
-        for extractor_name, value in self._values.items():
-            if extractor_name.lower() == name:
-                extractors = self.engine._extractors
-                if extractors is not None:
-                    return extractors.features[extractors.index(extractor_name)].format_value(
-                        value)
-                return f"{value:.2f}"
+        text = self._value_texts.get(self.axes.names[index].lower())
+        if text is not None:
+            return text
         if self._values or self._scored_generation:
             return ""  # scored, but no extractor measures this feature
         return "…"
@@ -376,22 +372,20 @@ class TlganApp(App[None]):
             self._start_worker(seed, self.state.psi, keep_offsets=False)
 
     def action_undo(self) -> None:
-        if self._awaiting_start:
-            self._deferred.append(self.action_undo)
-            return
-        if self.history.undo():
-            self._after_change()
-        else:
-            self.notify("nothing to undo", timeout=2)
+        self._walk_history(self.history.undo, "undo", self.action_undo)
 
     def action_redo(self) -> None:
+        self._walk_history(self.history.redo, "redo", self.action_redo)
+
+    def _walk_history(self, walk: Callable[[], bool], name: str,
+                      again: Callable[[], None]) -> None:
         if self._awaiting_start:
-            self._deferred.append(self.action_redo)
+            self._deferred.append(again)
             return
-        if self.history.redo():
+        if walk():
             self._after_change()
         else:
-            self.notify("nothing to redo", timeout=2)
+            self.notify(f"nothing to {name}", timeout=2)
 
     def action_scale_step(self, factor: float) -> None:
         step = min(MAX_STEP, max(MIN_STEP, self.step * factor))
@@ -542,7 +536,17 @@ class TlganApp(App[None]):
             return
         self._scored_generation = message.generation
         self._values = message.values
+        self._value_texts = self._format_values(message.values)
         self.feature_list.update(self._rows(), self.selected)
+
+    def _format_values(self, values: dict[str, float]) -> dict[str, str]:
+        """Lower-case feature name -> its display text, made once per scored frame."""
+        extractors = self.engine._extractors
+        if extractors is None:
+            return {name.lower(): f"{value:.2f}" for name, value in values.items()}
+        features = {f.name: f for f in extractors.features}
+        return {name.lower(): (features[name].format_value(value) if name in features
+                               else f"{value:.2f}") for name, value in values.items()}
 
     def on_worker_failed(self, message: WorkerFailed) -> None:
         text = f"{message.what} failed: {message.error}"
