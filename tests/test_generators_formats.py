@@ -17,6 +17,7 @@ from tlgan_tui.engine.generators.batching import auto_batch_size
 from tlgan_tui.engine.generators.loading import load_generator, resolve_precision
 from tlgan_tui.engine.generators.pggan import PGGANGenerator
 from tlgan_tui.engine.generators.stylegan2 import StyleGAN2Generator
+from tlgan_tui.engine.safetensors_header import safetensors_metadata
 
 CPU = torch.device("cpu")
 
@@ -279,7 +280,7 @@ def test_conversion_cached_as_safetensors_and_reused(
     files = sorted(cache_in_tmp.glob("*.safetensors"))
     assert [f.name for f in files] == [f"{first.info.sha256}.safetensors"]
     assert files[0].read_bytes()[8:9] == b"{"  # safetensors, no pickle inside
-    metadata = loading.read_safetensors_metadata(files[0])
+    metadata = safetensors_metadata(files[0])
     assert metadata["architecture"] == "stylegan2"
     assert metadata["source_sha256"] == first.info.sha256
 

@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from tlgan_tui.engine.hashing import sha256_file
+from tlgan_tui.engine.safetensors_header import safetensors_metadata
 
 CACHE_ENV = "TLGAN_CACHE_DIR"
 CACHE_VERSION = "1"
@@ -86,9 +87,7 @@ def load_cached(sha256: str) -> tuple[dict[str, str], dict[str, torch.Tensor]] |
     if not target.is_file():
         return None
     try:
-        from tlgan_tui.engine.generators.loading import read_safetensors_metadata
-
-        metadata = read_safetensors_metadata(target)
+        metadata = safetensors_metadata(target)
         if (metadata.get("cache_version") != CACHE_VERSION
                 or metadata.get("source_sha256") != sha256):
             return None

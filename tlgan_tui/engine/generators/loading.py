@@ -17,7 +17,6 @@ Formats, recognized by content (the file name does not matter):
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,6 +54,7 @@ from tlgan_tui.engine.generators.stylegan2 import (
 )
 from tlgan_tui.engine.hashing import sha256_file
 from tlgan_tui.engine.paths import default_generator_path
+from tlgan_tui.engine.safetensors_header import safetensors_metadata
 
 SUPPORTED_FORMATS = (
     "tlgan safetensors (DCGAN-64 or a cached conversion), "
@@ -78,13 +78,6 @@ def looks_like_safetensors(head: bytes, size: int) -> bool:
 def looks_like_pickle(head: bytes) -> bool:
     """Protocol 2+ pickles start with PROTO; older ones are not produced by these tools."""
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
-
-
-def read_safetensors_metadata(path: Path) -> dict[str, str]:
-    with open(path, "rb") as handle:
-        (header_len,) = struct.unpack("<Q", handle.read(8))
-        header = json.loads(handle.read(header_len))
-    return dict(header.get("__metadata__") or {})
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
@@ -160,7 +153,7 @@ def load_generator(
 def _load_tlgan_safetensors(path: Path, device: torch.device, dtype: torch.dtype,
                             psi: float) -> Generator:
     try:
-        metadata = read_safetensors_metadata(path)
+        metadata = safetensors_metadata(path)
         state = load_file(str(path))
     except (SafetensorError, ValueError, OSError, UnicodeDecodeError, struct.error) as error:
         raise TlganError(f"{path}: corrupt safetensors file ({error})") from None
