@@ -13,6 +13,16 @@ from tlgan_tui.engine.extractors.base import ExtractorSet
 from tlgan_tui.engine.generators.base import Generator
 
 
+@pytest.fixture(autouse=True)
+def cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Generator conversions go to a per-test cache, never the user's."""
+    from tlgan_tui.engine.generators import cache
+
+    directory = tmp_path / "cache"
+    monkeypatch.setenv(cache.CACHE_ENV, str(directory))
+    return directory
+
+
 @pytest.fixture(scope="session")
 def generator() -> Generator:
     from tlgan_tui.engine.generators.loading import load_generator

@@ -11,15 +11,7 @@ import torch
 from PIL import Image
 
 from tlgan_tui.cli import main
-from tlgan_tui.engine.generators import cache
 from tlgan_tui.engine.generators.base import to_uint8
-
-
-@pytest.fixture(autouse=True)
-def cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "cache"
-    monkeypatch.setenv(cache.CACHE_ENV, str(directory))
-    return directory
 
 
 def _render(generator: Path, out: Path, seed: int, *extra: str) -> np.ndarray:

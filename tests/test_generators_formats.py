@@ -22,12 +22,6 @@ from tlgan_tui.engine.safetensors_header import safetensors_metadata
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "cache"
-    monkeypatch.setenv(cache.CACHE_ENV, str(directory))
-    return directory
-
 
 @pytest.fixture(scope="module")
 def ada_net() -> fx.PModule:

@@ -17,18 +17,11 @@ import torch
 
 from tlgan_tui.cli import main
 from tlgan_tui.engine.errors import TlganError
-from tlgan_tui.engine.generators import cache
 from tlgan_tui.engine.generators.loading import load_generator
 from tlgan_tui.engine.generators.safe_pickle import RefusedGlobal
 
 CPU = torch.device("cpu")
 
-
-@pytest.fixture(autouse=True)
-def cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "cache"
-    monkeypatch.setenv(cache.CACHE_ENV, str(directory))
-    return directory
 
 
 def _no_trace(marker: Path, cache_dir: Path) -> None:
