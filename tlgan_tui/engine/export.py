@@ -202,6 +202,3 @@ def write_gif(frames: Sequence[Image.Image], path: Path, frame_ms: int = 250,
             os.unlink(tmp)
     return path
 
-
-def stack_images(images: np.ndarray) -> list[Image.Image]:
-    return [Image.fromarray(image) for image in images]

@@ -124,10 +124,6 @@ class History:
         self._index = len(self._states) - 1
         return True
 
-    def replace_current(self, state: EditState) -> None:
-        """Swap the current state without a new undo step (used for no-op re-bases)."""
-        self._states[self._index] = state
-
     def undo(self) -> bool:
         if not self.can_undo:
             return False
