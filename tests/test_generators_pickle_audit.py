@@ -174,3 +174,100 @@ def test_neighbours_of_allowed_globals_stay_refused(tmp_path: Path, name: str) -
     data = b"\x80\x02c" + module.encode() + b"\n" + attr.encode() + b"\n."
     with pytest.raises(RefusedGlobal, match=name.replace(".", r"\.")):
         restricted_load(_write(tmp_path, data))
+
+
+# --- torch.save zips with protocol 4/5 pickles (torch's weights-only reader stops at FRAME) ---
+
+
+def _torch_save(path: Path, obj: object, protocol: int = 5) -> Path:
+    import torch
+
+    torch.save(obj, path, pickle_protocol=protocol)
+    return path
+
+
+def _rewrite_zip(path: Path, replace: dict[str, bytes], compress: bool = False) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        records = {info.filename: archive.read(info) for info in archive.infolist()}
+    for suffix, data in replace.items():
+        name = next(n for n in records if n.endswith(suffix))
+        records[name] = data
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) \
+            as archive:
+        for name, data in records.items():
+            archive.writestr(name, data)
+
+
+@pytest.mark.parametrize("protocol", [4, 5])
+def test_torch_zip_of_new_protocols_loads(tmp_path: Path, protocol: int) -> None:
+    import argparse
+    from collections import OrderedDict
+
+    import torch
+
+    from tlgan_tui.engine.generators import torch_zip
+
+    state = OrderedDict(w=torch.arange(6.0).reshape(2, 3),
+                        b=torch.tensor([1, 2], dtype=torch.int64),
+                        h=torch.ones(3, dtype=torch.float16))
+    path = _torch_save(tmp_path / "x.pt", {"g_ema": state, "args": argparse.Namespace(size=32),
+                                           "shared": state["w"][1]}, protocol)
+    assert torch_zip.pickle_protocol(path) == protocol
+    loaded = torch_zip.load_restricted(path)
+    for key, value in state.items():
+        assert loaded["g_ema"][key].dtype == value.dtype
+        torch.testing.assert_close(loaded["g_ema"][key], value)
+    torch.testing.assert_close(loaded["shared"], state["w"][1])
+    assert loaded["args"].size == 32
+
+
+def test_torch_zip_refuses_a_global_and_runs_nothing(tmp_path: Path) -> None:
+    import os
+
+    from tlgan_tui.engine.generators import torch_zip
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self) -> tuple:
+            return (os.system, (f"touch {marker}",))
+
+    path = _torch_save(tmp_path / "x.pt", {"w": Evil()})
+    with pytest.raises(RefusedGlobal, match=r"(posix|os)\.system"):
+        torch_zip.load_restricted(path)
+    assert not marker.exists()
+
+
+def test_torch_zip_storage_size_must_match(tmp_path: Path) -> None:
+    import torch
+
+    from tlgan_tui.engine.generators import torch_zip
+
+    path = _torch_save(tmp_path / "x.pt", {"w": torch.zeros(4)})
+    _rewrite_zip(path, {"data/0": b"\x00" * 12})  # 4 float32 need 16 bytes
+    with pytest.raises(TlganError, match="needs 16 bytes"):
+        torch_zip.load_restricted(path)
+
+
+def test_torch_zip_compressed_records_refused(tmp_path: Path) -> None:
+    """torch writes stored records; a deflated one could declare any size (zip bomb)."""
+    import torch
+
+    from tlgan_tui.engine.generators import torch_zip
+
+    path = _torch_save(tmp_path / "x.pt", {"w": torch.zeros(4)})
+    _rewrite_zip(path, {}, compress=True)
+    with pytest.raises(TlganError, match="not a plain stored record"):
+        torch_zip.load_restricted(path)
+
+
+def test_torch_zip_hostile_persistent_id_refused(tmp_path: Path) -> None:
+    from tlgan_tui.engine.generators import torch_zip
+
+    path = _torch_save(tmp_path / "x.pt", {"w": 1})
+    # data.pkl asking for a persistent id that is not a storage record
+    _rewrite_zip(path, {"data.pkl": b"\x80\x05\x8c\x04../x\x94Q."})
+    with pytest.raises(TlganError, match="persistent id"):
+        torch_zip.load_restricted(path)
