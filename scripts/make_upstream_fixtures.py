@@ -56,6 +56,10 @@ import numpy as np
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "upstream"
 N_LATENTS = 3
+# Both NVIDIA formats embed the source of the module that built each network.
+# Our loaders never run it, and their licences keep it out of this repository,
+# so the fixtures carry this placeholder instead; the pickling is upstream's own.
+OMITTED_SOURCE = "# upstream module source omitted from this test fixture\n"
 
 
 def _record(out: Path, name: str, entry: dict[str, Any]) -> None:
@@ -116,6 +120,9 @@ def make_ada(repo: Path, out: Path, commit: str) -> None:
         use_labels=False, max_size=1000, xflip=False, resolution=32))
     for name, module in [("G", G), ("D", D), ("G_ema", G_ema), ("augment_pipe", augment_pipe)]:
         snapshot[name] = copy.deepcopy(module).eval().requires_grad_(False).cpu()
+    for module in [m for net in (G, D, augment_pipe) for m in net.modules()]:
+        if hasattr(type(module), "_orig_module_src"):  # persistence-decorated classes
+            type(module)._orig_module_src = OMITTED_SOURCE
     with open(out / "ada.pkl", "wb") as f:
         pickle.dump(snapshot, f)  # the training loop's call: the default protocol
     with open(out / "ada-p5.pkl", "wb") as f:
@@ -329,6 +336,8 @@ def make_tf_pggan(repo: Path, out: Path, commit: str) -> None:
             if name.startswith("ToRGB") and name.endswith("weight"):
                 values[var] *= 0.8  # images mostly inside [-1, 1]
         tfutil.set_vars(values)
+    for net in (G, D, Gs):
+        net._build_module_src = OMITTED_SOURCE
     with open(out / "tf-pggan.pkl", "wb") as f:
         pickle.dump((G, D, Gs), f, protocol=4)  # HIGHEST_PROTOCOL of the Python it ran on
     with open(out / "tf-pggan-p5.pkl", "wb") as f:
