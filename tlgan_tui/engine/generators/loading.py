@@ -18,6 +18,7 @@ Formats, recognized by content (the file name does not matter):
 from __future__ import annotations
 
 import struct
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from tlgan_tui.engine.errors import TlganError
-from tlgan_tui.engine.generators import cache
+from tlgan_tui.engine.generators import cache, torch_zip
 from tlgan_tui.engine.generators.base import Generator
 from tlgan_tui.engine.generators.dcgan import DCGANGenerator
 from tlgan_tui.engine.generators.pggan import (
@@ -192,7 +193,11 @@ def _build(metadata: Mapping[str, str], tensors: Mapping[str, torch.Tensor], sha
 
 def _convert(path: Path, kind: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     if kind == "torch":
-        obj = torch_load_weights_only(path)
+        # torch's weights-only reader knows protocol 2 only; newer pickles get ours.
+        if zipfile.is_zipfile(path) and torch_zip.pickle_protocol(path) >= 4:
+            obj = torch_zip.load_restricted(path)
+        else:
+            obj = torch_load_weights_only(path)
         return _convert_torch_checkpoint(path, obj)
     obj = restricted_load(path)
     return _convert_pickle(path, obj)

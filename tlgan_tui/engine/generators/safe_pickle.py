@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import _compat_pickle
 import io
+import math
 import pickle
 import re
+import struct
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
@@ -150,6 +152,57 @@ def _rebuild_parameter(data: Any, requires_grad: Any = False, backward_hooks: An
     return data
 
 
+# --- arrays from raw bytes (pickle protocol 5) and bytes from text (protocol 2) ----------
+
+_ARRAY_KINDS = frozenset("biufc")  # bool, signed, unsigned, float, complex: plain numbers
+_MAX_NDIM = 64
+
+
+def _safe_frombuffer(buf: Any, dtype: Any, shape: Any, order: Any = "C",
+                     axis_order: Any = None) -> np.ndarray:
+    """numpy's `_frombuffer` (how protocol 5 pickles arrays), checking all it is given.
+
+    The bytes must be exactly shape x itemsize long, the dtype a plain numeric
+    one (no object or structured fields) and the shape a tuple of ints.
+    """
+    if not isinstance(buf, bytes | bytearray):
+        raise pickle.UnpicklingError("array payload is not bytes")
+    if not isinstance(dtype, np.dtype) or dtype.kind not in _ARRAY_KINDS or dtype.hasobject \
+            or dtype.fields is not None or dtype.subdtype is not None:
+        raise pickle.UnpicklingError(f"array of dtype {dtype!r} refused (numeric dtypes only)")
+    if not isinstance(shape, tuple) or len(shape) > _MAX_NDIM or not all(
+        type(n) is int and n >= 0 for n in shape
+    ):
+        raise pickle.UnpicklingError("array shape is not a tuple of non-negative ints")
+    if math.prod(shape) * dtype.itemsize != len(buf):
+        raise pickle.UnpicklingError(
+            f"array shape {shape} of {dtype} needs {math.prod(shape) * dtype.itemsize} bytes, "
+            f"the file gives {len(buf)}"
+        )
+    if order not in ("C", "F", "K"):
+        raise pickle.UnpicklingError(f"array order {order!r} refused")
+    array = np.frombuffer(buf, dtype=dtype)
+    if order == "K" and axis_order is not None:
+        if not isinstance(axis_order, tuple) or sorted(axis_order) != list(range(len(shape))):
+            raise pickle.UnpicklingError("array axis order is not a permutation of its axes")
+        return array.reshape(shape, order="C").transpose(axis_order)
+    return array.reshape(shape, order="F" if order == "F" else "C")
+
+
+def _latin1_encode(text: Any, encoding: Any = "latin1") -> bytes:
+    """`_codecs.encode(str, 'latin1')`: how Python 3 writes bytes in protocol 2 pickles."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode is only allowed as str -> latin1 bytes")
+    return text.encode("latin-1")
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    """`bytes()`: how protocol 2 writes b"" (any argument, e.g. a size, is refused)."""
+    if args:
+        raise pickle.UnpicklingError("builtins.bytes is only allowed without arguments")
+    return b""
+
+
 _NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray")
 
 _ALLOWED: dict[tuple[str, str], Any] = {
@@ -159,6 +212,8 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("builtins", "bytearray"): bytearray,
     ("builtins", "complex"): complex,
     ("builtins", "object"): object,
+    ("_codecs", "encode"): _latin1_encode,
+    ("builtins", "bytes"): _empty_bytes,
     ("copyreg", "_reconstructor"): _safe_reconstructor,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
@@ -186,6 +241,8 @@ def _numpy_helpers() -> None:
     for module in _NUMPY_CORE:
         _ALLOWED[(module, "_reconstruct")] = core._reconstruct
         _ALLOWED[(module, "scalar")] = core.scalar
+    for module in ("numpy.core.numeric", "numpy._core.numeric"):  # protocol 5 arrays
+        _ALLOWED[(module, "_frombuffer")] = _safe_frombuffer
 
 
 _numpy_helpers()
@@ -194,6 +251,33 @@ _numpy_helpers()
 _STATEFUL_TYPES: tuple[type, ...] = (
     _StateStub, EasyDictStub, np.ndarray, np.dtype, np.generic, torch.Tensor, OrderedDict,
 )
+
+
+class _BoundedFile:
+    """A binary file whose reads may not ask for more than the bytes left in it.
+
+    Length-prefixed opcodes (FRAME, BINBYTES8, BINUNICODE8, ...) declare their
+    size first; a 12-byte file must not make the reader allocate gigabytes.
+    """
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        position = handle.tell()
+        self._end = handle.seek(0, io.SEEK_END)
+        handle.seek(position)
+
+    def remaining(self) -> int:
+        return self._end - self._handle.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        if size > self.remaining():
+            raise pickle.UnpicklingError(
+                f"the pickle declares {size} bytes where only {self.remaining()} remain"
+            )
+        return self._handle.read(size)
+
+    def readline(self) -> bytes:
+        return self._handle.readline()
 
 
 class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
@@ -208,7 +292,8 @@ class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
 
     def __init__(self, handle: BinaryIO, path: Path | str,
                  extra: dict[tuple[str, str], Any] | None = None) -> None:
-        super().__init__(handle)
+        self._bounded = _BoundedFile(handle)
+        super().__init__(self._bounded)
         self._path = path
         self._allowed = {**_ALLOWED, **(extra or {})}
 
@@ -238,6 +323,23 @@ class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
         super().load_build()
 
     dispatch[pickle.BUILD[0]] = load_build
+
+    def load_bytearray8(self) -> None:
+        # pickle allocates the declared length before reading: bound it by the bytes left.
+        (size,) = struct.unpack("<Q", self.read(8))
+        frame = self._unframer.current_frame
+        left = self._bounded.remaining() + (
+            len(frame.getbuffer()) - frame.tell() if frame is not None else 0
+        )
+        if size > left:
+            raise pickle.UnpicklingError(
+                f"BYTEARRAY8 declares {size} bytes where only {left} remain"
+            )
+        data = bytearray(size)
+        self.readinto(data)
+        self.append(data)
+
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
 
 
 def restricted_load(path: Path) -> Any:
