@@ -118,3 +118,87 @@ def test_fit_on_three_ranks_writes_the_bytes_of_one_process(
     result = torchrun(3, argv, tmp_path / "three")
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "three" / "axes.safetensors").read_bytes() == alone
+
+
+# -- train-extractor: a synthetic CelebA of 400 drawn faces (260 train / 40 val / 100 test)
+
+TRAIN = ["--image-size", "32", "--batch-size", "32", "--width", "0.5", "--lr", "0.005",
+         "--workers", "0"]
+
+
+@pytest.fixture(scope="module")
+def celeba(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tlgan_tui.engine.training.synthetic import write_synthetic_celeba
+
+    root = tmp_path_factory.mktemp("celeba")
+    write_synthetic_celeba(root, n=400, width=40, seed=0)
+    return root
+
+
+def _metrics(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_text())
+
+
+def test_two_ranks_train_and_one_process_resumes_their_checkpoint(
+        celeba: Path, tmp_path: Path, run_cli, one_thread: None) -> None:
+    from tlgan_tui.engine.training.train import checkpoint_path_for
+
+    out = tmp_path / "celeba40.safetensors"
+    result = torchrun(2, ["train-extractor", "--celeba", str(celeba), "-o", str(out),
+                          "--epochs", "2", *TRAIN, "--metrics-json", str(tmp_path / "m.json")],
+                      tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 ranks, 16 images each per step" in result.stderr
+    assert result.stdout.count(f"wrote {out}") == 1  # rank 0 writes, the other is silent
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "celeba40.checkpoint.safetensors", "celeba40.safetensors", "m.json"]
+    two = _metrics(tmp_path / "m.json")
+    assert two["training"]["ranks"] == 2
+    # The numbers mean what they mean for one process: every image counted once.
+    assert two["metrics"]["test_images"] == 100
+    assert [h["train_images"] for h in two["metrics"]["history"]] == [256, 256]  # 8 x 32
+
+    code, _, err = run_cli("train-extractor", "--celeba", celeba, "-o", out, "--epochs", "3",
+                           "--resume", *TRAIN, "--metrics-json", tmp_path / "m.json")
+    assert code == 0, err
+    assert "resuming after epoch 2 of 3" in err and "epoch 3/3: loss" in err
+    resumed = _metrics(tmp_path / "m.json")
+    assert "ranks" not in resumed["training"]
+    assert resumed["metrics"]["history"][:2] == two["metrics"]["history"]
+    assert [h["epoch"] for h in resumed["metrics"]["history"]] == [1, 2, 3]
+    assert checkpoint_path_for(out).exists()
+
+
+def test_the_global_batch_must_divide_among_the_ranks(
+        celeba: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    monkeypatch.setenv("RANK", "0")
+    code, _, err = run_cli("train-extractor", "--celeba", celeba, "-o",
+                           tmp_path / "x.safetensors", "--batch-size", "32")
+    assert code == 2
+    assert "--batch-size 32 is the batch of all 3 ranks together" in err
+
+
+@pytest.mark.slow
+def test_two_ranks_learn_the_planted_attributes_as_well_as_one_process(
+        celeba: Path, tmp_path: Path, run_cli, one_thread: None) -> None:
+    from tlgan_tui.engine.extractors.celeba import CELEBA_ATTRIBUTES
+    from tlgan_tui.engine.training.synthetic import PLANTED
+
+    accuracy = {}
+    code, _, err = run_cli("train-extractor", "--celeba", celeba, "-o", tmp_path / "one.st",
+                           "--epochs", "16", *TRAIN, "--metrics-json", tmp_path / "one.json")
+    assert code == 0, err
+    accuracy[1] = _metrics(tmp_path / "one.json")["metrics"]["test_accuracy"]
+    result = torchrun(2, ["train-extractor", "--celeba", str(celeba), "-o",
+                          str(tmp_path / "two.st"), "--epochs", "16", *TRAIN,
+                          "--metrics-json", str(tmp_path / "two.json")], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    accuracy[2] = _metrics(tmp_path / "two.json")["metrics"]["test_accuracy"]
+    for ranks in (1, 2):
+        for name in PLANTED:
+            assert accuracy[ranks][name] >= 0.90, (ranks, name, accuracy[ranks][name])
+        others = [accuracy[ranks][n] for n in CELEBA_ATTRIBUTES if n not in PLANTED]
+        assert 0.42 <= float(np.mean(others)) <= 0.58, (ranks, others)

@@ -143,3 +143,27 @@ def round_progress(advance: Callable[[int], None], n: int, batch_size: int,
     rounds = iter([sum(min(batch_size, n - s) for s in starts[i : i + ranks.world])
                    for i in range(0, len(starts), ranks.world)])
     return lambda _count: advance(next(rounds, 0))
+
+
+def data_parallel(net: torch.nn.Module, ranks: Ranks, device: torch.device) -> torch.nn.Module:
+    """`net` wrapped in DistributedDataParallel (gradients averaged over the ranks).
+
+    On GPUs batch norm is synchronised, so its statistics are those of the whole
+    batch, as in one process; torch has no CPU SyncBatchNorm, so on the CPU each
+    rank normalises over its share. The wrapper shares `net`'s parameters.
+    """
+    if not ranks.active:
+        return net
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device.type != "cuda":
+        return DistributedDataParallel(net)
+    net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+    return DistributedDataParallel(net, device_ids=[device.index])
+
+
+def share_buffers(net: torch.nn.Module, ranks: Ranks) -> None:
+    """Give every rank rank 0's buffers (batch-norm statistics drift apart per rank)."""
+    if ranks.active:
+        for buffer in net.buffers():
+            dist.broadcast(buffer, src=0)
