@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # scikit-learn takes ~1.3 s to import: only `tlgan fit` pays 
     from rich.console import Console
 
     from tlgan_tui.engine.axes import FeatureAxes
+    from tlgan_tui.engine.distributed import Ranks
     from tlgan_tui.engine.extractors.base import ExtractorSet
     from tlgan_tui.engine.fitting import FitResult
     from tlgan_tui.engine.generators.base import Generator
@@ -62,29 +63,31 @@ def default_batch_size(generator: Generator) -> int:
     return auto_batch_size(generator)
 
 
-def default_workers(generator: Generator) -> int:
-    """Scoring processes: beside a GPU the CPU-bound extractors are the bottleneck."""
+def default_workers(generator: Generator, ranks_on_node: int = 1) -> int:
+    """Scoring processes: beside a GPU the CPU-bound extractors are the bottleneck.
+
+    Under torchrun the node's cores are shared by its `ranks_on_node` ranks."""
     import os
 
     if generator.device.type == "cpu":
         return 0
-    return max(0, min(8, (os.cpu_count() or 1) - 1))
+    return max(0, min(8, (os.cpu_count() or 1) // ranks_on_node - 1))
 
 
 def run(args: argparse.Namespace) -> int:
-    import shlex
-    import time
+    from tlgan_tui.engine.distributed import launched_ranks, process_group, rank_device
 
-    import numpy as np
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    check_options(args)
+    ranks = launched_ranks()
+    if not ranks.active:
+        return fit_and_write(args, ranks)
+    device = rank_device(ranks, args.device)
+    args.device = str(device)
+    with process_group(ranks, device):
+        return fit_and_write(args, ranks)
 
-    from tlgan_tui import __version__
-    from tlgan_tui.engine.extractors.parallel import ParallelScorer
-    from tlgan_tui.engine.fitting import fit_axes
-    from tlgan_tui.engine.rescoring import rescoring_table
-    from tlgan_tui.engine.sampling import sample_pairs
 
+def check_options(args: argparse.Namespace) -> None:
     if args.samples < 100:
         raise TlganError("--samples must be at least 100")
     if not 0 < args.svm_fraction <= 0.5:
@@ -93,24 +96,56 @@ def run(args: argparse.Namespace) -> int:
         raise TlganError("--workers must be between 0 and 64")
     if args.output.exists() and args.output.is_dir():
         raise TlganError(f"-o {args.output} is a directory; give a file name")
+
+
+def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
+    """Sample (this rank's share under torchrun); on rank 0, fit and write the axes."""
+    import shlex
+    import time
+
+    import numpy as np
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from tlgan_tui import __version__
+    from tlgan_tui.engine.distributed import gather_to_main, round_progress
+    from tlgan_tui.engine.extractors.parallel import ParallelScorer
+    from tlgan_tui.engine.fitting import fit_axes
+    from tlgan_tui.engine.rescoring import rescoring_table
+    from tlgan_tui.engine.sampling import join_parts, sample_pairs
+
     console = Console(stderr=True)
     out = Console()
     generator = open_generator(args)
     extractors = open_extractors(args)
     batch_size = args.batch_size or default_batch_size(generator)
-    workers = default_workers(generator) if args.workers is None else args.workers
+    workers = (default_workers(generator, ranks.local_world) if args.workers is None
+               else args.workers)
     started = time.perf_counter()
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=console,
-                  transient=True) as progress:
+                  transient=True, disable=not ranks.is_main) as progress:
         task = progress.add_task("sampling faces", total=args.samples)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+
         scorer = ParallelScorer(workers) if workers else None
         try:
-            pairs = sample_pairs(generator, extractors, args.samples, args.seed, batch_size,
-                                 progress=lambda n: progress.advance(task, n), scorer=scorer)
+            pairs = sample_pairs(
+                generator, extractors, args.samples, args.seed, batch_size,
+                progress=round_progress(advance, args.samples, batch_size, ranks)
+                if ranks.active else advance,
+                scorer=scorer, part=ranks.rank, parts=ranks.world)
         finally:
             if scorer is not None:
                 scorer.close()
+        if ranks.active:
+            # Rank 0 fits on everyone's pairs, in the order one process draws them.
+            parts = gather_to_main(ranks, pairs)
+            if parts is None:
+                return 0
+            pairs = join_parts(parts, args.samples, batch_size)
     sampled = time.perf_counter()
     info = {
         "generator": {"ident": generator.info.ident, "name": generator.info.name,
@@ -131,9 +166,9 @@ def run(args: argparse.Namespace) -> int:
     axes.info["rescoring"] = {"step": RESCORE_STEP, "faces": args.rescore_faces,
                               "features": extractors.names,
                               "table": np.round(table, 4).tolist()}
-    axes.info["timing_s"] = {"sampling": round(sampled - started, 2),
-                             "fitting": round(fitted - sampled, 2)}
-    axes.save(args.output)
+    axes.save(args.output)  # no timings inside: the same fit writes the same bytes
+    if ranks.active:
+        out.print(f"{ranks.world} ranks sampled {args.samples} faces together")
     print_report(out, axes, result, extractors, table, sampled - started, fitted - sampled)
     out.print(f"wrote {args.output} ({axes.ident})")
     return 0

@@ -139,6 +139,7 @@ def _print_accuracy(metrics: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tlgan_tui.engine.distributed import launched_ranks
     from tlgan_tui.engine.training.train import (
         TrainConfig,
         checkpoint_path_for,
@@ -152,15 +153,18 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         seed=args.seed, resume=args.resume, metrics_json=args.metrics_json,
     )
+    main_rank = launched_ranks().is_main  # under torchrun only rank 0 speaks
     try:
         with _RichReporter() as reporter:
             metrics = train_extractor(config, reporter)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         checkpoint = checkpoint_path_for(args.output)
-        if checkpoint.exists():
+        if checkpoint.exists() and main_rank:
             print(f"tlgan: the last finished epoch is saved in {checkpoint}; "
                   "the same command with --resume continues from it", file=sys.stderr)
         raise
+    if not main_rank:
+        return 0
     _print_accuracy(metrics)
     print(f"wrote {args.output}")
     if args.metrics_json is not None:

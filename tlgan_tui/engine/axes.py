@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.extractors.base import find_feature
 from tlgan_tui.engine.generators.base import GeneratorInfo
 from tlgan_tui.engine.hashing import sha256_file
-from tlgan_tui.engine.safetensors_header import safetensors_metadata
+from tlgan_tui.engine.safetensors_header import safetensors_bytes, safetensors_metadata
 
 FORMAT = "tlgan-axes"
 VERSION = "1"
@@ -78,16 +77,14 @@ class FeatureAxes:
         """Write atomically: a crash never leaves a half-written axes file."""
         path = Path(path)
         info = dict(self.info, names=self.names, kinds=self.kinds)
-        tensors = {
-            "directions": torch.from_numpy(np.ascontiguousarray(self.directions)),
-            "sigmas": torch.from_numpy(np.ascontiguousarray(self.sigmas)),
-        }
+        tensors = {"directions": self.directions, "sigmas": self.sigmas}
         metadata = {"format": FORMAT, "version": VERSION, "info": json.dumps(info)}
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
-            save_file(tensors, tmp, metadata=metadata)
+            # Same axes, same bytes: a fit over several ranks can be checked against one.
+            Path(tmp).write_bytes(safetensors_bytes(tensors, metadata))
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         finally:

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
 
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.errors import TlganError
@@ -136,7 +137,20 @@ class FitResult:
 def fit_axes(pairs: Pairs, features: tuple[Feature, ...], sefa_weight: np.ndarray | None,
              method: FitMethod = "regression", seed: int = 0, sefa_k: int = 5,
              svm_fraction: float = 0.02, info: dict | None = None) -> tuple[FeatureAxes, FitResult]:
-    """One axis per feature, plus `sefa_k` SeFa directions, as a FeatureAxes."""
+    """One axis per feature, plus `sefa_k` SeFa directions, as a FeatureAxes.
+
+    BLAS runs on one thread here: threaded sums round differently with the
+    thread count, and the same pairs must give the same file bytes on any
+    machine and under torchrun (whose ranks get one thread each).
+    """
+    with threadpool_limits(limits=1):
+        return _fit_axes(pairs, features, sefa_weight, method, seed, sefa_k, svm_fraction,
+                         info)
+
+
+def _fit_axes(pairs: Pairs, features: tuple[Feature, ...], sefa_weight: np.ndarray | None,
+              method: FitMethod, seed: int, sefa_k: int, svm_fraction: float,
+              info: dict | None) -> tuple[FeatureAxes, FitResult]:
     fits = [fit_axis(pairs, i, f, method, seed, svm_fraction=svm_fraction)
             for i, f in enumerate(features)]
     directions = [fit.direction for fit in fits]

@@ -6,6 +6,8 @@ import json
 import struct
 from pathlib import Path
 
+import numpy as np
+
 MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -29,3 +31,28 @@ def safetensors_metadata(path: Path) -> dict[str, str]:
     if not isinstance(metadata, dict):
         raise ValueError("__metadata__ is not a map")
     return {str(k): str(v) for k, v in metadata.items()}
+
+
+_DTYPES = {"float32": "F32", "float64": "F64", "float16": "F16", "int64": "I64",
+           "int32": "I32", "uint8": "U8"}
+
+
+def safetensors_bytes(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
+    """A safetensors file whose bytes depend only on its tensors and metadata.
+
+    The safetensors library writes `__metadata__` in hash-map order, which
+    changes from one process to the next; here every key is sorted.
+    """
+    header: dict[str, object] = {"__metadata__": dict(sorted(metadata.items()))}
+    blobs: list[bytes] = []
+    offset = 0
+    for name in sorted(tensors):
+        array = np.ascontiguousarray(tensors[name])
+        data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": _DTYPES[array.dtype.name], "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned, as the format asks
+    return struct.pack("<Q", len(text)) + text + b"".join(blobs)

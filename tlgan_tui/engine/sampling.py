@@ -52,18 +52,33 @@ def images_for_scoring(generator: Generator, latents: np.ndarray) -> np.ndarray:
         return to_uint8(images)
 
 
+def batch_starts(n: int, batch_size: int) -> range:
+    return range(0, n, batch_size)
+
+
+def part_size(n: int, batch_size: int, part: int, parts: int) -> int:
+    """Samples in the batches of `part`: every `parts`-th batch, from batch `part` on."""
+    return sum(min(batch_size, n - start) for start in batch_starts(n, batch_size)[part::parts])
+
+
 def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: int,
                  batch_size: int = 128, progress: Progress | None = None,
-                 scorer: ParallelScorer | None = None) -> Pairs:
+                 scorer: ParallelScorer | None = None, part: int = 0, parts: int = 1) -> Pairs:
     """Draw n latents reproducibly from `seed`, render them and score them, in batches.
 
     With a `scorer`, the default extractors (the set's first) score batches in
     its worker processes while the next ones are generated; any further
     extractors score in this process. The result equals in-process scoring.
+
+    With `parts` > 1 only this part's batches (every `parts`-th, from batch
+    `part` on) are rendered and scored and returned, in order; the others'
+    latents are drawn and dropped to keep the seed stream, so `join_parts` of
+    all parts is exactly the one-part result.
     """
     rng = np.random.default_rng(seed)
-    latents = np.empty((n, generator.latent_dim), dtype=np.float32)
-    scores = np.empty((n, len(extractors.features)), dtype=np.float64)
+    size = part_size(n, batch_size, part, parts)
+    latents = np.empty((size, generator.latent_dim), dtype=np.float32)
+    scores = np.empty((size, len(extractors.features)), dtype=np.float64)
     pending: deque[tuple[int, int, AsyncResult, list[np.ndarray]]] = deque()
     in_process = extractors.extractors[1:]
 
@@ -73,9 +88,14 @@ def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: i
         if progress is not None:
             progress(count)
 
-    for start in range(0, n, batch_size):
-        count = min(batch_size, n - start)
-        batch = generator.z_to_latent(generator.sample_z(count, rng)).astype(np.float32)
+    start = -batch_size  # where this part's current batch goes
+    for number, first in enumerate(batch_starts(n, batch_size)):
+        count = min(batch_size, n - first)
+        z = generator.sample_z(count, rng)
+        if number % parts != part:
+            continue
+        start += batch_size  # only the last batch is short, and nothing follows it
+        batch = generator.z_to_latent(z).astype(np.float32)
         latents[start : start + count] = batch
         images = images_for_scoring(generator, batch)
         if scorer is None:
@@ -90,6 +110,23 @@ def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: i
     while pending:
         collect_oldest()
     return Pairs(latents, scores)
+
+
+def join_parts(parts: list[Pairs], n: int, batch_size: int) -> Pairs:
+    """The pairs of all parts (part i from `sample_pairs(..., part=i)`) in batch order."""
+    latents: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    offsets = [0] * len(parts)
+    for number, first in enumerate(batch_starts(n, batch_size)):
+        count = min(batch_size, n - first)
+        owner = parts[number % len(parts)]
+        at = offsets[number % len(parts)]
+        latents.append(owner.latents[at : at + count])
+        scores.append(owner.scores[at : at + count])
+        offsets[number % len(parts)] += count
+    if offsets != [len(p) for p in parts]:
+        raise ValueError("the parts do not add up to the batches of n samples")
+    return Pairs(np.concatenate(latents), np.concatenate(scores))
 
 
 def score_latents(generator: Generator, extractors: ExtractorSet, latents: np.ndarray,

@@ -33,8 +33,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
 
+from tlgan_tui.engine import distributed
 from tlgan_tui.engine.device import resolve_device
+from tlgan_tui.engine.distributed import Ranks
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.extractors.celeba import (
     CELEBA_ATTRIBUTES,
@@ -53,12 +56,13 @@ CHECKPOINT_VERSION = 1
 SYNC_EVERY = 20  # training steps between reads of the loss (each read waits for the GPU)
 
 
-def default_workers(device: torch.device | None = None) -> int:
+def default_workers(device: torch.device | None = None, ranks_on_node: int = 1) -> int:
     """Decoding processes: on CPU none (decoding is ~2% of a CPU training step and a
-    worker would take a core from the network); on CUDA all cores but one, at most 16."""
+    worker would take a core from the network); on CUDA all cores but one, at most 16,
+    shared by the node's ranks under torchrun."""
     if device is None or device.type != "cuda":
         return 0
-    return min(16, max(0, (os.cpu_count() or 1) - 1))
+    return min(16, max(0, (os.cpu_count() or 1) // ranks_on_node - 1))
 
 
 @dataclass
@@ -114,6 +118,26 @@ class TrainingReporter:
 
     def message(self, text: str) -> None:
         """A line worth showing (epoch summary, skipped images, checkpoint)."""
+
+
+class _AllRanksReporter(TrainingReporter):
+    """Rank 0's reporter under torchrun: each of its images stands for one on every rank
+    (the ranks take equal shares of every batch), so the bar shows all ranks' work."""
+
+    def __init__(self, inner: TrainingReporter, world: int) -> None:
+        self.inner, self.world = inner, world
+
+    def phase(self, description: str, total: int) -> None:
+        self.inner.phase(description, total)
+
+    def advance(self, images: int, loss: float | None = None) -> None:
+        self.inner.advance(images * self.world, loss)
+
+    def end_phase(self) -> None:
+        self.inner.end_phase()
+
+    def message(self, text: str) -> None:
+        self.inner.message(text)
 
 
 def checkpoint_path_for(output: Path) -> Path:
@@ -243,14 +267,16 @@ def _load_checkpoint(path: Path, net: AttributeNet, optimizer: torch.optim.Optim
 
 
 class _Trainer:
-    def __init__(self, config: TrainConfig, index: CelebaIndex, reporter: TrainingReporter
-                 ) -> None:
+    def __init__(self, config: TrainConfig, index: CelebaIndex, reporter: TrainingReporter,
+                 ranks: Ranks | None = None, device: torch.device | None = None) -> None:
         self.config = config
         self.index = index
         self.reporter = reporter
-        self.device = resolve_device(config.device)
+        self.ranks = ranks = ranks or Ranks()
+        self.device = device or resolve_device(config.device)
         self.cuda = self.device.type == "cuda"
-        self.workers = default_workers(self.device) if config.workers is None else config.workers
+        self.workers = (default_workers(self.device, ranks.local_world) if config.workers is None
+                        else config.workers)
         torch.manual_seed(config.seed)
         self.net = AttributeNet(width=config.width).to(self.device)
         if self.cuda:
@@ -271,18 +297,30 @@ class _Trainer:
         self.mean = torch.tensor(DEFAULT_MEAN, device=self.device)
         self.std = torch.tensor(DEFAULT_STD, device=self.device)
         self.state = _RunState()
+        self.model: torch.nn.Module = self.net  # DistributedDataParallel under torchrun
 
     # -- data
 
     def loader(self, split: str, train: bool, epoch: int) -> DataLoader:
         rows = self.index.split(split)
+        ranks, batch_size = self.ranks, self.config.batch_size
+        sampler: DistributedSampler | None = None
+        if ranks.active and not train:
+            rows = rows[ranks.rank :: ranks.world]  # each image scored once, on one rank
         dataset = CelebaImages(self.index, rows, self.config.image_size, augment=train,
                                seed=self.config.seed)
         dataset.epoch = epoch
+        if ranks.active and train:
+            # --batch-size is the global batch: each rank takes its share of every step.
+            batch_size //= ranks.world
+            sampler = DistributedSampler(dataset, ranks.world, ranks.rank, shuffle=True,
+                                         seed=self.config.seed * 100_003, drop_last=True)
+            sampler.set_epoch(epoch)
         generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+        shard = len(sampler) if sampler is not None else len(rows)
         return DataLoader(
-            dataset, batch_size=self.config.batch_size, shuffle=train,
-            drop_last=train and len(rows) > self.config.batch_size,
+            dataset, batch_size=batch_size, shuffle=train and sampler is None, sampler=sampler,
+            drop_last=train and shard > batch_size,
             num_workers=self.workers, pin_memory=self.cuda, generator=generator,
             persistent_workers=False,
             prefetch_factor=4 if self.workers > 0 else None,
@@ -324,9 +362,10 @@ class _Trainer:
         self.net.train()
         loader = self.loader("train", True, epoch)
         total_steps = cfg.epochs * len(loader)
-        torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # dropout, reproducible on resume
-        flips = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
-        self.reporter.phase(f"epoch {epoch + 1}/{cfg.epochs}", len(loader.dataset))  # type: ignore[arg-type]
+        rank_seed = self.ranks.rank * 104_729  # 0 for one process: its seeds stay as they were
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch + rank_seed)  # dropout, on resume too
+        flips = torch.Generator().manual_seed(cfg.seed * 7919 + epoch + rank_seed)
+        self.reporter.phase(f"epoch {epoch + 1}/{cfg.epochs}", len(self.index.split("train")))
         running = torch.zeros((), dtype=torch.float64, device=self.device)
         loss_sum, seen, start = 0.0, 0, time.perf_counter()
         for batch in loader:
@@ -344,7 +383,7 @@ class _Trainer:
                 group["lr"] = lr
             with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
                                 enabled=self.amp_dtype is not None):
-                logits = self.net(x)
+                logits = self.model(x)
             loss = F.binary_cross_entropy_with_logits(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
@@ -362,7 +401,11 @@ class _Trainer:
                 loss_sum = self._checked_loss(running, epoch)
                 shown = loss_sum / seen
             self.reporter.advance(len(batch[0]), shown)
-        loss_sum = self._checked_loss(running, epoch)
+        totals = distributed.all_reduce_sum(self.ranks, torch.stack(
+            [running, torch.tensor(float(seen), dtype=torch.float64, device=self.device)]))
+        loss_sum, seen = self._checked_loss(totals[0], epoch), int(totals[1])
+        distributed.share_buffers(self.net, self.ranks)
+        self._share_bad("train")
         if self.cuda:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
@@ -370,6 +413,19 @@ class _Trainer:
         return {"train_loss": loss_sum / max(1, seen), "train_images": seen,
                 "seconds": round(seconds, 3),
                 "images_per_s": round(seen / seconds, 1) if seconds > 0 else None}
+
+    def _share_bad(self, split: str) -> None:
+        """Every rank learns of the images the others could not read."""
+        if not self.ranks.active:
+            return
+        bad = self.state.bad[split]
+        for other in distributed.all_gather(self.ranks, bad):
+            bad.update(other)
+        self.state.bad[split] = dict(sorted(bad.items()))
+        limit = self.config.max_bad_fraction * len(self.index.split(split))
+        if len(bad) > limit:
+            raise TlganError(f"{len(bad)} of the {len(self.index.split(split))} {split} images "
+                             f"are unreadable (more than {self.config.max_bad_fraction:.0%})")
 
     @staticmethod
     def _checked_loss(running: torch.Tensor, epoch: int) -> float:
@@ -383,7 +439,7 @@ class _Trainer:
     def evaluate(self, split: str, epoch: int) -> dict[str, Any]:
         self.net.eval()
         loader = self.loader(split, False, epoch)
-        self.reporter.phase(f"{split} set", len(loader.dataset))  # type: ignore[arg-type]
+        self.reporter.phase(f"{split} set", len(self.index.split(split)))
         correct = torch.zeros(len(CELEBA_ATTRIBUTES), dtype=torch.float64)
         positives = torch.zeros(len(CELEBA_ATTRIBUTES), dtype=torch.float64)
         loss_sum, seen = 0.0, 0
@@ -401,6 +457,14 @@ class _Trainer:
                 positives += y.sum(0).double().cpu()
                 seen += len(images)
             self.reporter.advance(len(batch[0]))
+        if self.ranks.active:  # each rank scored its share: add the counts up
+            totals = distributed.all_reduce_sum(self.ranks, torch.cat(
+                [correct, positives, torch.tensor([loss_sum, seen], dtype=torch.float64)]
+            ).to(self.device)).cpu()
+            n = len(CELEBA_ATTRIBUTES)
+            correct, positives = totals[:n], totals[n : 2 * n]
+            loss_sum, seen = float(totals[2 * n]), int(totals[2 * n + 1])
+            self._share_bad(split)
         self.reporter.end_phase()
         if seen == 0:
             raise TlganError(f"no readable image in the {split} split")
@@ -422,11 +486,28 @@ def train_extractor(config: TrainConfig, reporter: TrainingReporter | None = Non
     """Train (or resume), evaluate on the test split, write the extractor file.
 
     Returns the metrics written into the file (and into `metrics_json` if set).
+    Under torchrun every rank trains with DistributedDataParallel on its share
+    of each batch and returns the metrics; rank 0 alone reports and writes.
     """
     reporter = reporter or TrainingReporter()
     config.check()
+    ranks = distributed.launched_ranks()
+    if not ranks.active:
+        return _train(config, reporter, ranks, None)
+    if config.batch_size % ranks.world or config.batch_size // ranks.world < 2:
+        raise TlganError(f"--batch-size {config.batch_size} is the batch of all {ranks.world} "
+                         "ranks together: give a multiple of the rank count, at least 2 each")
+    device = distributed.rank_device(ranks, config.device)
+    with distributed.process_group(ranks, device):
+        shown = (_AllRanksReporter(reporter, ranks.world) if ranks.is_main
+                 else TrainingReporter())
+        return _train(config, shown, ranks, device)
+
+
+def _train(config: TrainConfig, reporter: TrainingReporter, ranks: Ranks,
+           device: torch.device | None) -> dict[str, Any]:
     index = read_celeba(config.celeba)
-    trainer = _Trainer(config, index, reporter)
+    trainer = _Trainer(config, index, reporter, ranks, device)
     checkpoint = checkpoint_path_for(config.output)
     if config.resume:
         trainer.state = _load_checkpoint(checkpoint, trainer.net, trainer.optimizer,
@@ -444,9 +525,12 @@ def train_extractor(config: TrainConfig, reporter: TrainingReporter | None = Non
                                  f"schedule now spans {config.epochs}")
     elif checkpoint.exists():
         reporter.message(f"starting afresh; overwriting {checkpoint} (use --resume to continue)")
+    trainer.model = distributed.data_parallel(trainer.net, ranks, trainer.device)
+    where = (f"; {ranks.world} ranks, {config.batch_size // ranks.world} images each per step"
+             if ranks.active else "")
     reporter.message(f"{len(index.split('train'))} train, {len(index.split('val'))} val, "
                      f"{len(index.split('test'))} test images; device {trainer.device}, "
-                     f"{trainer.workers} decoding worker(s)")
+                     f"{trainer.workers} decoding worker(s){where}")
 
     for epoch in range(trainer.state.epochs_done, config.epochs):
         record: dict[str, Any] = {"epoch": epoch + 1, **trainer.train_epoch(epoch)}
@@ -455,8 +539,9 @@ def train_extractor(config: TrainConfig, reporter: TrainingReporter | None = Non
             record.update(val_loss=val["loss"], val_mean_accuracy=val["mean_accuracy"])
         trainer.state.history.append(record)
         trainer.state.epochs_done = epoch + 1
-        _save_checkpoint(checkpoint, trainer.net, trainer.optimizer, trainer.scaler,
-                         trainer.state, config, index)
+        if ranks.is_main:  # the ranks hold the same weights: one writes them
+            _save_checkpoint(checkpoint, trainer.net, trainer.optimizer, trainer.scaler,
+                             trainer.state, config, index)
         summary = (f"epoch {epoch + 1}/{config.epochs}: loss {record['train_loss']:.4f}, "
                    f"{record['images_per_s']} images/s")
         if "val_mean_accuracy" in record:
@@ -490,6 +575,10 @@ def train_extractor(config: TrainConfig, reporter: TrainingReporter | None = Non
         "crop": "central square of each aligned image, resized",
         "torch": torch.__version__,
     }
+    if ranks.active:
+        training["ranks"] = ranks.world
+    if not ranks.is_main:
+        return metrics
     metadata = build_metadata(input_size=config.image_size, width=config.width,
                               mean=DEFAULT_MEAN, std=DEFAULT_STD, metrics=metrics,
                               training=training)
