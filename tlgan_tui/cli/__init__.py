@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Sequence
 
+from tlgan_tui.cli.validate import validate_args
 from tlgan_tui.engine.errors import TlganError
 
 # Subcommand modules, each with `register(subparsers)` that adds its parser and
@@ -32,11 +33,21 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tlgan",
         description="Edit GAN-generated faces from the keyboard. "
         "With no subcommand, opens the editor (same as `tlgan edit`).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(name).register(subparsers)
+    parser.epilog = editor_options_help(subparsers.choices["edit"])
     return parser
+
+
+def editor_options_help(edit_parser: argparse.ArgumentParser) -> str:
+    """`tlgan --help` lists the editor's options too: `tlgan --seed 7` is the editor."""
+    text = edit_parser.format_help()
+    options = text[text.index("options:"):] if "options:" in text else text
+    return "editor options (tlgan [OPTIONS] = tlgan edit [OPTIONS]):\n" + \
+        options.split("\n", 1)[1]
 
 
 def join_negative_values(argv: list[str]) -> list[str]:
@@ -59,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in files a command writes (e.g. the axes' creation command)
     try:
+        validate_args(args)
         return int(args.func(args) or 0)
     except TlganError as error:
         print(f"tlgan: error: {error}", file=sys.stderr)

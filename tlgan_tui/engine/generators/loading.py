@@ -55,6 +55,7 @@ from tlgan_tui.engine.generators.stylegan2 import (
     convert_rosinality,
 )
 from tlgan_tui.engine.hashing import sha256_file
+from tlgan_tui.engine.input_files import check_input_file
 from tlgan_tui.engine.paths import default_generator_path
 from tlgan_tui.engine.safetensors_header import safetensors_metadata
 from tlgan_tui.engine.text import clean_text
@@ -129,10 +130,7 @@ def load_generator(
     """
     path = Path(path) if path is not None else default_generator_path()
     device = device or torch.device("cpu")
-    if not path.exists():
-        raise TlganError(f"generator file not found: {path}")
-    if not path.is_file():
-        raise TlganError(f"generator path is not a file: {path}")
+    check_input_file(path, "generator file")
     dtype = resolve_precision(precision, device)
     kind = detect_format(path)
     if kind == "safetensors":
