@@ -81,11 +81,24 @@ def test_bytearray8_record_is_bounded_by_the_file(tmp_path: Path) -> None:
         load_generator(path, CPU)
 
 
-def test_wide_dcgan_is_refused_before_it_is_built(tmp_path: Path) -> None:
+def test_wide_dcgan_is_refused_before_it_is_built(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from tlgan_tui.engine.generators import dcgan
+
+    built: list[int] = []
+    original = dcgan.DCGANNetwork.__init__
+
+    def spy(self: torch.nn.Module, z_dim: int = 100, channels: int = 64) -> None:
+        if torch.empty(0).device.type != "meta":  # a network with real memory
+            built.append(channels)
+        original(self, z_dim, channels)
+
+    monkeypatch.setattr(dcgan.DCGANNetwork, "__init__", spy)
     path = hostile.wide_dcgan(tmp_path / "wide.safetensors")
     assert path.stat().st_size < 600 * 1024
     with pytest.raises(TlganError, match="do not fit a DCGAN"):
         load_generator(path, CPU)
+    assert 1024 not in built  # 2.9 GB of weights were allocated before the check
 
 
 def test_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:

@@ -182,10 +182,16 @@ def test_offsets_are_bounded() -> None:
     ["sweep", "--feature", "Male", "--seeds=-2", "-o", "{tmp}/s.png"],
     ["--seed", "-1"],
     ["fit", "--samples", "100", "--rescore-faces", "-1", "-o", "{tmp}/a.safetensors"],
-    ["train-extractor", "--celeba", "{tmp}", "--lr", "nan", "-o", "{tmp}/e.safetensors"],
+    ["train-extractor", "--celeba", "{tmp}/celeba", "--lr", "nan", "--epochs", "1",
+     "--image-size", "32", "-o", "{tmp}/e.safetensors"],
 ])
 def test_bad_arguments_fail_before_work(tmp_path: Path, run_cli, args: list[str]) -> None:
+    if "train-extractor" in args:
+        from tlgan_tui.engine.training.synthetic import write_synthetic_celeba
+
+        write_synthetic_celeba(tmp_path / "celeba", n=40, width=40, seed=0)
     one_line(run_cli, *[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob("*.safetensors"))
 
 
 # -- 8: outputs never replace non-regular files; -o needs --force ---------------------------
@@ -336,3 +342,13 @@ def test_readme_set_up_installs_cpu_torch_first() -> None:
         in setup
     assert "# fit, measure, info and the editor take --extractor" in readme
     assert "pip install -e . && tlgan`" in readme  # the plain variant for GPU machines
+
+
+def test_fit_says_what_it_does_after_sampling(tmp_path: Path, run_cli) -> None:
+    existing = tmp_path / "axes.safetensors"
+    existing.write_bytes(b"keep")
+    assert "--force" in one_line(run_cli, "fit", "--samples", "100", "-o", existing)
+    code, _, err = run_cli("fit", "--samples", "100", "--sefa", "1", "--rescore-faces", "2",
+                           "--force", "-o", existing)
+    assert code == 0, err
+    assert "fitting 2 axes and 1 SeFa directions, then re-scoring 2 faces" in err
