@@ -87,12 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from tlgan_tui.engine.rescoring import rescoring_table
     from tlgan_tui.engine.sampling import sample_pairs
 
-    if args.samples < 100:
-        raise TlganError("--samples must be at least 100")
-    if not 0 < args.svm_fraction <= 0.5:
-        raise TlganError("--svm-fraction must be in (0, 0.5]")
-    if args.workers is not None and not 0 <= args.workers <= 64:
-        raise TlganError("--workers must be between 0 and 64")
+    # Numbers were checked by cli.validate before this runs.
     if args.output.exists() and args.output.is_dir():
         raise TlganError(f"-o {args.output} is a directory; give a file name")
     # Checked before sampling (minutes of work), as train-extractor does.

@@ -31,8 +31,6 @@ from tlgan_tui.engine.export import (
 )
 from tlgan_tui.engine.generators.base import Generator
 
-MAX_SIZE = 4096
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -60,8 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.size is not None and not 8 <= args.size <= MAX_SIZE:
-        raise TlganError(f"--size must be between 8 and {MAX_SIZE}")
     assignments = [parse_assignment(text) for text in args.sets]
     seeds = parse_int_list(args.seeds) if args.seeds else [0 if args.seed is None else args.seed]
     if args.seeds:

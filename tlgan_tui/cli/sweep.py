@@ -46,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
     steps = parse_float_list(args.steps)
     if len(seeds) * len(steps) > MAX_CELLS:
         raise TlganError(f"grid too large ({len(seeds)} x {len(steps)} faces)")
-    if not 16 <= args.cell <= 1024:
-        raise TlganError("--cell must be between 16 and 1024")
     if args.output.is_dir():
         raise TlganError(f"-o {args.output} is a directory; give a .png file name")
     check_output(args.output, args.force)
