@@ -352,3 +352,13 @@ def test_fit_says_what_it_does_after_sampling(tmp_path: Path, run_cli) -> None:
                            "--force", "-o", existing)
     assert code == 0, err
     assert "fitting 2 axes and 1 SeFa directions, then re-scoring 2 faces" in err
+
+
+def test_measure_escapes_paths_for_rich(tmp_path: Path, run_cli, face) -> None:
+    folder = tmp_path / "d["
+    folder.mkdir()
+    odd = folder / "x].png"
+    odd.write_bytes(face[0].read_bytes())
+    code, out, err = run_cli("measure", odd)
+    assert code == 0, err
+    assert "x].png" in out.replace("\n", "")

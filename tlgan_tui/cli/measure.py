@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tlgan_tui.cli.common import add_extractor_options, open_extractors
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(f"{feature.name}{' (' + feature.unit + ')' if feature.unit else ''}",
                          justify="right")
     for path, row in zip(args.images, rows, strict=True):
-        table.add_row(str(path), *(f.format_value(v).replace(f" {f.unit}", "") if f.unit
+        table.add_row(escape(str(path)), *(f.format_value(v).replace(f" {f.unit}", "") if f.unit
                                    else f.format_value(v)
                                    for f, v in zip(extractors.features, row, strict=True)))
     Console().print(table)
