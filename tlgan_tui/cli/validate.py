@@ -34,6 +34,8 @@ def validate_args(args: argparse.Namespace) -> None:
     """TlganError (one line) for the first option out of range."""
     for attribute, (option, low, high) in INT_BOUNDS.items():
         value = getattr(args, attribute, None)
+        if value is not None and value < 0 <= low:
+            raise TlganError(f"{option} cannot be negative (got {value})")
         if value is not None and not low <= value <= high:
             raise TlganError(f"{option} must be a whole number in {low}..{high} (got {value})")
     for attribute, (option, low_f, high_f) in FLOAT_BOUNDS.items():
