@@ -271,7 +271,7 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
     lines = [line for line in stderr.getvalue().splitlines() if line.strip()]
     result["stderr_lines"] = len(lines)
     result["cpu_s"] = round(time.process_time() - started, 3)
-    if result.get("code") == 2 and len(lines) > 1 and "usage:" not in stderr.getvalue():
+    if result.get("code") == 2 and len(lines) > 1:
         result["multiline"] = lines[:3]
     return result
 

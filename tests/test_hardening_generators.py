@@ -163,3 +163,13 @@ def test_identity_is_the_hash_of_the_loaded_file(tmp_path: Path) -> None:
     assert "\x1b" not in liar.info.name and "\x07" not in liar.info.name
     assert json.loads(json.dumps(liar.info.name))
     assert default_generator_path().is_file()
+
+
+def test_shape_mismatch_is_one_line(tmp_path: Path) -> None:
+    tensors = hostile.pggan_tensors()
+    tensors["dense.weight"] = torch.zeros(64, 5)
+    path = hostile.tlgan_safetensors(tmp_path / "shape.safetensors", "pggan",
+                                     hostile.PGGAN_CONFIG, tensors)
+    with pytest.raises(TlganError) as info:
+        load_generator(path, CPU)
+    assert "dense.weight" in str(info.value) and "\n" not in str(info.value)

@@ -362,3 +362,13 @@ def test_measure_escapes_paths_for_rich(tmp_path: Path, run_cli, face) -> None:
     code, out, err = run_cli("measure", odd)
     assert code == 0, err
     assert "x].png" in out.replace("\n", "")
+
+
+@pytest.mark.parametrize("args", [["render", "--seed", "x", "-o", "a.png"], ["render"],
+                                  ["no-such-command"]])
+def test_usage_errors_are_one_line(args: list[str], capsys: pytest.CaptureFixture[str]
+                                   ) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and "error:" in err, err

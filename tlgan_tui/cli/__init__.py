@@ -11,6 +11,7 @@ import importlib
 import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from tlgan_tui.cli.validate import validate_args
 from tlgan_tui.engine.errors import TlganError
@@ -28,8 +29,15 @@ SUBCOMMANDS = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage block), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="tlgan",
         description="Edit GAN-generated faces from the keyboard. "
         "With no subcommand, opens the editor (same as `tlgan edit`).",
@@ -73,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         validate_args(args)
         return int(args.func(args) or 0)
     except TlganError as error:
-        print(f"tlgan: error: {error}", file=sys.stderr)
+        # One line, whatever the message quotes (torch's shape errors span several).
+        print(f"tlgan: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tlgan: interrupted", file=sys.stderr)

@@ -125,7 +125,8 @@ class PGGANGenerator(Generator):
                 {k: v.to(device, torch.float32, copy=True) for k, v in state.items()}, assign=True
             )
         except RuntimeError as error:
-            raise TlganError(f"pg-GAN weights do not fit the architecture ({error})") from None
+            reason = " ".join(str(error).split())[:300]
+            raise TlganError(f"pg-GAN weights do not fit the architecture ({reason})") from None
         self.net.eval().requires_grad_(False)
         self.device = device
         if device.type == "cuda":

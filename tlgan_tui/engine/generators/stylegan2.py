@@ -218,7 +218,9 @@ class StyleGAN2Generator(Generator):
             self.mapping.load_state_dict(mapping_state, assign=True)
             self.synthesis.load_state_dict(synthesis_state, assign=True)
         except RuntimeError as error:
-            raise TlganError(f"StyleGAN2 weights do not fit the architecture ({error})") from None
+            reason = " ".join(str(error).split())[:300]
+            raise TlganError(f"StyleGAN2 weights do not fit the architecture ({reason})") \
+                from None
         self.synthesis.kernel = binomial_filter()
         self.mapping.eval().requires_grad_(False)
         self.synthesis.eval().requires_grad_(False)
