@@ -130,7 +130,7 @@ def make_cases(work: Path, count: int, seed: int) -> list[dict[str, Any]]:
         hostile.bytearray_bomb(work / "bytearray.pkl"),
         hostile.bytearray8_bomb(work / "bytearray8.pkl"),
         hostile.wide_dcgan(work / "wide.safetensors"),
-        hostile.zip_bomb(work / "zipbomb.pt", 200),
+        hostile.zip_bomb(work / "zipbomb.pt", 200 if count >= 100 else 32),
         hostile.tlgan_safetensors(work / "nan.safetensors", "pggan", hostile.PGGAN_CONFIG,
                                   hostile.pggan_tensors(fill=float("nan"))),
     ]
