@@ -342,6 +342,8 @@ def test_readme_set_up_installs_cpu_torch_first() -> None:
         in setup
     assert "# fit, measure, info and the editor take --extractor" in readme
     assert "pip install -e . && tlgan`" in readme  # the plain variant for GPU machines
+    tests_command = setup.split("Install and run the tests:")[1].split("\n\n")[1].strip()
+    assert tests_command in (ROOT / ".ci" / "run").read_text()
 
 
 def test_fit_says_what_it_does_after_sampling(tmp_path: Path, run_cli) -> None:
