@@ -158,7 +158,6 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
-    ("builtins", "bytearray"): None,  # per file: _BoundedUnpickler._bytearray
     ("builtins", "complex"): complex,
     ("builtins", "object"): object,
     ("copyreg", "_reconstructor"): _safe_reconstructor,
@@ -216,6 +215,7 @@ class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
         self._budget = _allocation_budget(handle) if budget is None else budget
         super().__init__(_BoundedReader(handle, self))
         self._path = path
+        # bytearray is allowed, but only through the per-file allocation budget.
         self._allowed = {**_ALLOWED, **(extra or {}),
                          ("builtins", "bytearray"): self._bytearray}
 
