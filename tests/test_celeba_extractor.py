@@ -67,7 +67,7 @@ def test_names_do_not_collide_with_the_default_extractor(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("content, message", [
-    (None, "no such extractor file"),
+    (None, "extractor file not found"),
     (b"", "not a safetensors extractor file"),
     (b"\x00" * 64, "not a safetensors extractor file"),
     (b"PK\x03\x04 a zip archive, perhaps a torch.save file", "not a safetensors extractor"),

@@ -58,6 +58,7 @@ from tlgan_tui.app.worker import (
 )
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.edit_state import EditState
+from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.export import snapshot_metadata, write_gif, write_new_png
 from tlgan_tui.engine.features import knob_label, ordered_feature_names
 from tlgan_tui.engine.generators.base import Generator
@@ -223,7 +224,9 @@ class TlganApp(App[None]):
         self._save_session()
 
     def notify(self, message: str, *, title: str = "", severity: str = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
+               timeout: float | None = None, markup: bool = False) -> None:
+        # Plain text by default: messages carry file names and feature names, and "[/]"
+        # in one of them must not be read as Rich markup.
         self.messages.append(message)
         super().notify(message, title=title, severity=severity,  # type: ignore[arg-type]
                        timeout=timeout, markup=markup)
@@ -281,7 +284,8 @@ class TlganApp(App[None]):
         error = self.writer.last_error
         if error is not None and not self._save_error_shown:
             self._save_error_shown = True
-            text = f"cannot save the session to {self.writer.path}: {error.strerror or error}"
+            reason = getattr(error, "strerror", None) or error
+            text = f"cannot save the session to {self.writer.path}: {reason}"
             self.errors.append(text)
             self.status_line.set(message=text)
             self.notify(text, severity="error", timeout=15)
@@ -646,7 +650,7 @@ class TlganApp(App[None]):
                 except FileExistsError:
                     continue
             if path is None:
-                raise OSError(f"no free file name for {stem}.gif")
+                raise TlganError(f"no free file name for {stem}.gif in {self.config.out_dir}")
         except Exception as error:
             self.post_message(WorkerFailed("GIF", _describe(error)))
             return

@@ -110,8 +110,16 @@ class Exported(Message):
 
 
 def _describe(error: BaseException) -> str:
+    """One line for a toast: a user's problem in plain words, a bug with its class name."""
+    from tlgan_tui.engine.errors import TlganError
+
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"[:300]
     text = str(error).strip().splitlines()
     first = text[0] if text else ""
+    if isinstance(error, TlganError):
+        return first[:300]
     return f"{type(error).__name__}: {first}"[:300]
 
 

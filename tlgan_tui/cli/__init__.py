@@ -11,7 +11,9 @@ import importlib
 import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
+from tlgan_tui.cli.validate import validate_args
 from tlgan_tui.engine.errors import TlganError
 
 # Subcommand modules, each with `register(subparsers)` that adds its parser and
@@ -27,16 +29,33 @@ SUBCOMMANDS = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage block), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="tlgan",
         description="Edit GAN-generated faces from the keyboard. "
         "With no subcommand, opens the editor (same as `tlgan edit`).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(name).register(subparsers)
+    parser.epilog = editor_options_help(subparsers.choices["edit"])
     return parser
+
+
+def editor_options_help(edit_parser: argparse.ArgumentParser) -> str:
+    """`tlgan --help` lists the editor's options too: `tlgan --seed 7` is the editor."""
+    text = edit_parser.format_help()
+    options = text[text.index("options:"):] if "options:" in text else text
+    return "editor options (tlgan [OPTIONS] = tlgan edit [OPTIONS]):\n" + \
+        options.split("\n", 1)[1]
 
 
 def join_negative_values(argv: list[str]) -> list[str]:
@@ -59,9 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in files a command writes (e.g. the axes' creation command)
     try:
+        validate_args(args)
         return int(args.func(args) or 0)
     except TlganError as error:
-        print(f"tlgan: error: {error}", file=sys.stderr)
+        # One line, whatever the message quotes (torch's shape errors span several).
+        print(f"tlgan: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tlgan: interrupted", file=sys.stderr)

@@ -16,7 +16,7 @@ def add_generator_options(parser: argparse.ArgumentParser) -> None:
                        help="generator weights (default: the embedded DCGAN-64)")
     group.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                        help="where the generator runs (default: cuda when present, else cpu)")
-    group.add_argument("--psi", type=float, default=0.7, metavar="PSI",
+    group.add_argument("--psi", type=float, default=None, metavar="PSI",
                        help="truncation psi of w-space generators (StyleGAN2): 1 = none, "
                        "smaller = closer to the average face (default 0.7)")
     group.add_argument("--precision", choices=("auto", "fp32", "fp16"), default="auto",
@@ -30,11 +30,18 @@ def add_extractor_options(parser: argparse.ArgumentParser) -> None:
 
 
 def open_generator(args: argparse.Namespace) -> Generator:
+    from tlgan_tui.engine.errors import TlganError
     from tlgan_tui.engine.generators.loading import load_generator
+    from tlgan_tui.engine.generators.stylegan2 import DEFAULT_PSI
 
-    return load_generator(args.generator, resolve_device(args.device),
-                          psi=getattr(args, "psi", 0.7),
-                          precision=getattr(args, "precision", "auto"))
+    psi = getattr(args, "psi", None)
+    generator = load_generator(args.generator, resolve_device(args.device),
+                               psi=DEFAULT_PSI if psi is None else psi,
+                               precision=getattr(args, "precision", "auto"))
+    if psi is not None and generator.psi is None:
+        raise TlganError(f"--psi is the truncation of w-space generators (StyleGAN2); "
+                         f"{generator.info.name} edits in z and has none")
+    return generator
 
 
 def open_extractors(args: argparse.Namespace, mode: str = "frame") -> ExtractorSet:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,10 @@ def add_edit_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not sys.stdin.isatty():
+        # Textual would wait forever for keys that cannot come (and spin a core).
+        raise TlganError("the editor needs a terminal: standard input is not a TTY "
+                         "(use `tlgan render` to make images without one)")
     app = build_app(args)
     if app.engine.generator.device.type == "cpu":
         use_cpu_threads_for_app()
@@ -152,6 +157,11 @@ def _history_from_snapshot(path: Path, generator: Generator, axes: FeatureAxes,
             "pass the same --generator")
     if len(snapshot.latent) != generator.latent_dim:
         raise TlganError(f"{path}: its latent does not fit this generator")
+    made_with_axes = snapshot.axes.get("sha256")
+    if made_with_axes and axes.sha256 and made_with_axes != axes.sha256:
+        raise TlganError(
+            f"{path} was edited with feature axes {snapshot.axes.get('ident', '?')}, "
+            f"not {axes.ident}; pass --axes with the axes file it was made with")
     if [f.lower() for f in snapshot.features] == [n.lower() for n in axes.names]:
         return History([snapshot.edit_state(len(axes.names))])
     notices.append((f"{path.name} was edited with other features; opening its face with "
@@ -172,7 +182,12 @@ def build_config(args: argparse.Namespace, renderer: Renderer | None = None) -> 
     from tlgan_tui.engine.session import History, default_session_path
 
     notices: list[tuple[str, str]] = []
+    out_dir = Path(args.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TlganError(f"--out-dir {out_dir} is a file, not a directory")
     session_path = Path(args.session) if args.session else default_session_path()
+    if session_path.exists() and not session_path.is_file():
+        raise TlganError(f"--session {session_path} exists and is not a regular file")
     session = _resumable(session_path, notices) if args.resume else None
     if session is not None:
         if args.generator is None and session.generator.get("path"):

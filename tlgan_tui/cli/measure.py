@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tlgan_tui.cli.common import add_extractor_options, open_extractors
 from tlgan_tui.engine.errors import TlganError
+from tlgan_tui.engine.export import short
+from tlgan_tui.engine.input_files import check_input_file
 
 MAX_PIXELS = 40_000_000
 
@@ -31,15 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise TlganError(f"image not found: {path}")
+    check_input_file(path, "image")
     try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise TlganError(f"{path}: image too large ({image.width}x{image.height})")
-            return np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise TlganError(f"{path}: not a readable image ({error})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise TlganError(f"{path}: image too large ({image.width}x{image.height})")
+                return np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+            Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise TlganError(f"{path}: not a readable image ({short(error)})") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(f"{feature.name}{' (' + feature.unit + ')' if feature.unit else ''}",
                          justify="right")
     for path, row in zip(args.images, rows, strict=True):
-        table.add_row(str(path), *(f.format_value(v).replace(f" {f.unit}", "") if f.unit
+        table.add_row(escape(str(path)), *(f.format_value(v).replace(f" {f.unit}", "") if f.unit
                                    else f.format_value(v)
                                    for f, v in zip(extractors.features, row, strict=True)))
     Console().print(table)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tlgan_tui.engine.atomic_write import resolve_target
 from tlgan_tui.engine.axes import FeatureAxes
+from tlgan_tui.engine.edit_state import MAX_OFFSET
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import Generator
 from tlgan_tui.engine.paths import default_axes_path
@@ -24,10 +26,16 @@ def parse_int_list(text: str, what: str = "seeds") -> list[int]:
             if "-" in part[1:]:
                 cut = part.index("-", 1)
                 low, high = int(part[:cut]), int(part[cut + 1 :])
+                if min(low, high) < 0:
+                    raise TlganError(f"{what} must be whole numbers >= 0 (got {part!r})")
+                if abs(high - low) > MAX_SEEDS:
+                    raise TlganError(f"too many {what} (more than {MAX_SEEDS})")
                 step = 1 if high >= low else -1
                 values.extend(range(low, high + step, step))
             else:
                 values.append(int(part))
+                if values[-1] < 0:
+                    raise TlganError(f"{what} must be whole numbers >= 0 (got {part!r})")
         except ValueError:
             raise TlganError(
                 f"malformed {what} {text!r}: use numbers and ranges like 1-8,12") from None
@@ -43,8 +51,8 @@ def parse_float_list(text: str, what: str = "steps") -> list[float]:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise TlganError(f"malformed {what} {text!r}: use numbers like -3,-1.5,0,1.5,3") from None
-    if not values or not all(abs(v) < 1e6 for v in values):
-        raise TlganError(f"malformed {what} {text!r}")
+    if not values or not all(abs(v) <= MAX_OFFSET for v in values):
+        raise TlganError(f"malformed {what} {text!r}: numbers within +-{MAX_OFFSET:g} sigma")
     return values
 
 
@@ -57,9 +65,39 @@ def parse_assignment(text: str) -> tuple[str, float]:
         number = float(value)
     except ValueError:
         raise TlganError(f"malformed --set {text!r}: {value!r} is not a number") from None
-    if not abs(number) < 1e6:
-        raise TlganError(f"malformed --set {text!r}: value out of range")
+    if not abs(number) <= MAX_OFFSET:
+        raise TlganError(f"--set {text!r}: offsets are at most +-{MAX_OFFSET:g} sigma")
     return name.strip(), number
+
+
+def add_output_options(parser: argparse.ArgumentParser, metavar: str, help: str) -> None:
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar=metavar, help=help)
+    parser.add_argument("--force", action="store_true",
+                        help="replace the output file if it exists")
+
+
+def check_output(path: Path, force: bool, suffix: str | None = ".png") -> Path:
+    """Refuse, before any work, an output that cannot or must not be written."""
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise TlganError(f"-o {path}: tlgan writes {suffix[1:].upper()} files (the metadata "
+                         f"lives in it); give a name ending in {suffix}")
+    return resolve_target(path, force=force, option="-o")
+
+
+def check_assignments(assignments: list[tuple[str, float]], locks: list[str],
+                      names: list[str]) -> None:
+    """A feature set twice, or both set and locked, is a contradiction: refuse it."""
+    from tlgan_tui.engine.extractors.base import find_feature
+
+    set_indices = [find_feature(names, name) for name, _ in assignments]
+    for index in set(set_indices):
+        if set_indices.count(index) > 1:
+            raise TlganError(f"--set gives {names[index]} more than one value")
+    for name in locks:
+        index = find_feature(names, name)
+        if index in set_indices:
+            raise TlganError(f"{names[index]} is both set (--set) and locked (--lock); "
+                             "a locked feature does not move")
 
 
 def add_axes_option(parser: argparse.ArgumentParser) -> None:

@@ -12,6 +12,9 @@ from PIL import Image
 from tlgan_tui.cli.common import add_generator_options, open_generator
 from tlgan_tui.cli.options import (
     add_axes_option,
+    add_output_options,
+    check_assignments,
+    check_output,
     open_axes,
     parse_assignment,
     parse_int_list,
@@ -27,8 +30,6 @@ from tlgan_tui.engine.export import (
     snapshot_metadata,
 )
 from tlgan_tui.engine.generators.base import Generator
-
-MAX_SIZE = 4096
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,31 +53,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="keep this feature fixed while the others move (repeatable)")
     parser.add_argument("--size", type=int, default=None, metavar="PX",
                         help="output side in pixels (default: the generator's resolution)")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
-                        help="PNG file, or a directory with --seeds")
+    add_output_options(parser, "OUT", "PNG file, or a directory with --seeds")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.size is not None and not 8 <= args.size <= MAX_SIZE:
-        raise TlganError(f"--size must be between 8 and {MAX_SIZE}")
     assignments = [parse_assignment(text) for text in args.sets]
+    seeds = parse_int_list(args.seeds) if args.seeds else [0 if args.seed is None else args.seed]
+    if args.seeds:
+        if args.output.suffix.lower() == ".png" and not args.output.is_dir():
+            raise TlganError("with --seeds, -o must be a directory (e.g. -o faces/)")
+        if args.output.exists() and not args.output.is_dir():
+            raise TlganError(f"-o {args.output} is not a directory")
+        for seed in seeds:
+            check_output(args.output / f"seed-{seed:04d}.png", args.force)
+    else:
+        _check_png_target(args.output)
+        check_output(args.output, args.force)
     snapshot = read_snapshot(args.source) if args.source else None
     generator = open_generator(args)
     editing = bool(assignments or args.locks)
     axes = open_axes(args.axes, generator, required=editing)
+    if axes is not None:
+        check_assignments(assignments, args.locks, axes.names)
     if snapshot is not None:
         return _render_from(args, generator, axes, snapshot, assignments)
-    seeds = parse_int_list(args.seeds) if args.seeds else [0 if args.seed is None else args.seed]
     states = [_apply(EditState.fresh(generator.latent_for_seed(seed), _n(axes), seed,
                                      generator.psi), axes, assignments, args.locks)
               for seed in seeds]
     if args.seeds:
-        if args.output.suffix.lower() == ".png" and not args.output.is_dir():
-            raise TlganError("with --seeds, -o must be a directory (e.g. -o faces/)")
         targets = [args.output / f"seed-{seed:04d}.png" for seed in seeds]
     else:
-        _check_png_target(args.output)
         targets = [args.output]
     _write(generator, axes, states, targets, args.size or generator.resolution)
     if args.seeds:
@@ -93,7 +100,6 @@ def _render_from(args: argparse.Namespace, generator: Generator, axes: FeatureAx
         raise TlganError(
             f"{args.source} was made with generator {snapshot.generator.get('name', '?')} "
             f"({snapshot.generator.get('ident', '?')}); pass --generator with that model")
-    _check_png_target(args.output)
     size = args.size or snapshot.size
     if not (assignments or args.locks):
         # The stored latent is exactly what made the pixels: no axes needed.

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from tlgan_tui.cli.common import add_generator_options, open_generator
-from tlgan_tui.cli.options import add_axes_option, open_axes, parse_float_list, parse_int_list
+from tlgan_tui.cli.options import (
+    add_axes_option,
+    add_output_options,
+    check_assignments,
+    check_output,
+    open_axes,
+    parse_float_list,
+    parse_int_list,
+)
 from tlgan_tui.engine.edit_state import EditState
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.export import atomic_write_png, labelled_grid
@@ -30,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="columns, in sigmas (default -3,-1.5,0,1.5,3)")
     parser.add_argument("--lock", dest="locks", action="append", default=[], metavar="NAME")
     parser.add_argument("--cell", type=int, default=128, help="side of each face in px (128)")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="GRID.png")
+    add_output_options(parser, "GRID.png", "the grid, a PNG file")
     parser.set_defaults(func=run)
 
 
@@ -39,14 +46,14 @@ def run(args: argparse.Namespace) -> int:
     steps = parse_float_list(args.steps)
     if len(seeds) * len(steps) > MAX_CELLS:
         raise TlganError(f"grid too large ({len(seeds)} x {len(steps)} faces)")
-    if not 16 <= args.cell <= 1024:
-        raise TlganError("--cell must be between 16 and 1024")
     if args.output.is_dir():
         raise TlganError(f"-o {args.output} is a directory; give a .png file name")
+    check_output(args.output, args.force)
     generator = open_generator(args)
     axes = open_axes(args.axes, generator)
     assert axes is not None
     feature = axes.index(args.feature)
+    check_assignments([(args.feature, 0.0)], args.locks, axes.names)
     locked = tuple(dict.fromkeys(axes.index(name) for name in args.locks))
     rows: list[list[Image.Image]] = []
     for seed in seeds:

@@ -10,8 +10,6 @@ exact command that made the file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +18,15 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from tlgan_tui.engine import bounded_json
+from tlgan_tui.engine.atomic_write import resolve_target, write_bytes_atomic
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.extractors.base import find_feature
 from tlgan_tui.engine.generators.base import GeneratorInfo
 from tlgan_tui.engine.hashing import sha256_file
+from tlgan_tui.engine.input_files import check_input_file
 from tlgan_tui.engine.safetensors_header import safetensors_bytes, safetensors_metadata
+from tlgan_tui.engine.text import clean_text
 
 FORMAT = "tlgan-axes"
 VERSION = "1"
@@ -60,7 +62,7 @@ class FeatureAxes:
 
     def check_generator(self, generator: GeneratorInfo, source: str = "axes") -> None:
         """Refuse axes fitted for another generator."""
-        made_for = self.info.get("generator", {})
+        made_for = _generator_record(self.info.get("generator"))
         if made_for.get("sha256") and made_for["sha256"] != generator.sha256:
             raise TlganError(
                 f"{source} was fitted for generator {made_for.get('name', '?')} "
@@ -79,24 +81,15 @@ class FeatureAxes:
         info = dict(self.info, names=self.names, kinds=self.kinds)
         tensors = {"directions": self.directions, "sigmas": self.sigmas}
         metadata = {"format": FORMAT, "version": VERSION, "info": json.dumps(info)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            # Same axes, same bytes: a fit over several ranks can be checked against one.
-            Path(tmp).write_bytes(safetensors_bytes(tensors, metadata))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        # Same axes, same bytes: a fit over several ranks can be checked against one.
+        written = write_bytes_atomic(path, safetensors_bytes(tensors, metadata))
+        path = resolve_target(written)
         self.sha256 = sha256_file(path)
 
     @classmethod
     def load(cls, path: Path) -> FeatureAxes:
         path = Path(path)
-        if not path.is_file():
-            raise TlganError(f"axes file not found: {path}")
+        check_input_file(path, "axes file")
         try:
             metadata = safetensors_metadata(path)
             tensors = load_file(str(path))
@@ -105,16 +98,45 @@ class FeatureAxes:
         if metadata.get("format") != FORMAT:
             raise TlganError(f"{path}: not a tlgan axes file (format {metadata.get('format')!r})")
         try:
-            info = json.loads(metadata["info"])
-            names = [str(n) for n in info.pop("names")]
-            kinds = [str(k) for k in info.pop("kinds")]
+            info = bounded_json.loads(metadata["info"])
+            if not isinstance(info, dict):
+                raise TypeError(f"info is a JSON {type(info).__name__}, not an object")
+            names, kinds = _names_and_kinds(info.pop("names", None), info.pop("kinds", None))
+            info["generator"] = _generator_record(info.get("generator"))
             directions = tensors["directions"].numpy()
             sigmas = tensors["sigmas"].numpy()
         except (KeyError, ValueError, TypeError) as error:
             raise TlganError(f"{path}: malformed axes file ({error})") from None
         k = len(names)
         if (directions.ndim != 2 or directions.shape[0] != k or sigmas.shape != (k,)
-                or len(kinds) != k or not np.all(np.isfinite(directions))
-                or not np.all(np.isfinite(sigmas))):
+                or not np.all(np.isfinite(directions))
+                or not np.all(np.isfinite(sigmas)) or not np.all(sigmas > 0)):
             raise TlganError(f"{path}: malformed axes file (shapes do not match the names)")
         return cls(names, kinds, directions, sigmas, info, sha256_file(path))
+
+
+KINDS = ("probability", "continuous", "direction")
+
+
+def _names_and_kinds(names: Any, kinds: Any) -> tuple[list[str], list[str]]:
+    """Feature names (control characters removed) and kinds, checked field by field."""
+    if not isinstance(names, list) or not isinstance(kinds, list):
+        raise TypeError("names and kinds must be lists")
+    if not names or len(names) != len(kinds):
+        raise ValueError(f"{len(names)} names but {len(kinds)} kinds")
+    if not all(isinstance(n, str) for n in names) or not all(k in KINDS for k in kinds):
+        raise TypeError(f"names must be strings and kinds one of {', '.join(KINDS)}")
+    cleaned = [clean_text(n) for n in names]
+    lowered = [n.lower() for n in cleaned]
+    if "" in lowered or len(set(lowered)) != len(lowered):
+        raise ValueError("feature names must be non-empty and distinct")
+    return cleaned, [str(k) for k in kinds]
+
+
+def _generator_record(value: Any) -> dict[str, str]:
+    """The axes' `info.generator`: a map of strings (anything else is refused)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str | None) for v in value.values()):
+        raise TypeError("info.generator must be an object of strings")
+    return {str(k): clean_text(v, 200) for k, v in value.items() if v is not None}

@@ -9,12 +9,41 @@ are conditioned on the new lock set.
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from tlgan_tui.engine.editing import LockMethod, edit_latent
+
+# Offsets are in sigmas; far beyond any useful edit, and keeps latents finite.
+MAX_OFFSET = 100.0
+MAX_SEED = 2**63 - 1
+
+
+def check_offset(value: object, what: str = "offset") -> float:
+    """A finite number within +-MAX_OFFSET (ValueError/TypeError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+        raise TypeError(f"{what} {str(value)[:20]!r} is not a number")
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > MAX_OFFSET:
+        raise ValueError(f"{what} {number:g} is outside +-{MAX_OFFSET:g} sigma")
+    return number
+
+
+def check_index(value: object, size: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
+        raise ValueError(f"{what} {str(value)[:20]!r} is not an index below {size}")
+    return value
+
+
+def check_seed(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ValueError(f"seed {str(value)[:24]!r} is not a whole number >= 0")
+    return value
 
 
 def encode_latent(latent: np.ndarray) -> str:
@@ -23,7 +52,11 @@ def encode_latent(latent: np.ndarray) -> str:
 
 
 def decode_latent(text: str, dim: int | None = None) -> np.ndarray:
+    if not isinstance(text, str):
+        raise TypeError(f"a latent must be base64 text, not a {type(text).__name__}")
     raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if not raw or len(raw) % 4:
+        raise ValueError(f"a latent of {len(raw)} bytes is not float32 values")
     latent = np.frombuffer(raw, dtype="<f4").astype(np.float32)
     if dim is not None and latent.shape != (dim,):
         raise ValueError(f"latent has {latent.size} values, expected {dim}")
@@ -63,7 +96,10 @@ class EditState:
 
     def set_offset(self, feature: int, value: float) -> EditState:
         offsets = list(self.offsets)
-        offsets[feature] = round(float(value), 6)
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"offset {value} is not finite")
+        offsets[feature] = round(min(max(value, -MAX_OFFSET), MAX_OFFSET), 6)
         return replace(self, offsets=tuple(offsets))
 
     def reset(self, feature: int) -> EditState:
@@ -103,27 +139,30 @@ class EditState:
     @classmethod
     def from_dict(cls, data: dict[str, Any], dim: int, n_features: int) -> EditState:
         """Inverse of to_dict; raises ValueError/KeyError/TypeError on malformed data."""
-        offsets = tuple(float(v) for v in data["offsets"])
-        locked = tuple(int(i) for i in data.get("locked", ()))
-        if len(offsets) != n_features:
-            raise ValueError(f"{len(offsets)} offsets for {n_features} features")
-        if any(not 0 <= i < n_features for i in locked):
-            raise ValueError("a locked feature index is out of range")
-        if not all(np.isfinite(offsets)):
-            raise ValueError("offsets hold non-finite values")
+        if not isinstance(data, dict):
+            raise TypeError("an edit state must be an object")
+        offsets = _offsets(data["offsets"], n_features, "offsets")
+        locked_raw = data.get("locked", [])
+        if not isinstance(locked_raw, list):
+            raise TypeError("locked must be a list")
+        locked = tuple(check_index(i, n_features, "locked feature") for i in locked_raw)
+        if len(set(locked)) != len(locked):
+            raise ValueError("a feature is locked twice")
         base_offsets = data.get("base_offsets")
         method = data.get("lock_method", "interfacegan")
         if method not in ("interfacegan", "tlgan"):
-            raise ValueError(f"unknown lock method {method!r}")
-        seed = data.get("seed")
+            raise ValueError(f"unknown lock method {str(method)[:20]!r}")
         psi = data.get("psi")
+        if psi is not None:
+            check_offset(psi, "psi")
         return cls(
             start=decode_latent(data["start"], dim),
             offsets=offsets,
             locked=locked,
-            seed=None if seed is None else int(seed),
+            seed=check_seed(data.get("seed")),
             base=None if data.get("base") is None else decode_latent(data["base"], dim),
-            base_offsets=None if base_offsets is None else tuple(float(v) for v in base_offsets),
+            base_offsets=None if base_offsets is None
+            else _offsets(base_offsets, n_features, "base_offsets"),
             lock_method=method,
             psi=None if psi is None else float(psi),
         )
@@ -132,3 +171,11 @@ class EditState:
         """Value equality (numpy fields compared exactly)."""
         a, b = self.to_dict(), other.to_dict()
         return a == b
+
+
+def _offsets(values: object, n_features: int, what: str) -> tuple[float, ...]:
+    if not isinstance(values, list):
+        raise TypeError(f"{what} must be a list")
+    if len(values) != n_features:
+        raise ValueError(f"{len(values)} {what} for {n_features} features")
+    return tuple(check_offset(v) for v in values)

@@ -8,10 +8,8 @@ latent, so `tlgan render --from FILE` reproduces it pixel for pixel and
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +19,17 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from tlgan_tui import __version__
+from tlgan_tui.engine import bounded_json
+from tlgan_tui.engine.atomic_write import write_atomic
 from tlgan_tui.engine.edit_state import EditState, decode_latent, encode_latent
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import GeneratorInfo
+from tlgan_tui.engine.input_files import check_input_file
+from tlgan_tui.engine.text import clean_text
 
 METADATA_KEY = "tlgan"
 METADATA_VERSION = 1
+MAX_SIZE = 4096
 
 
 @dataclass
@@ -81,28 +84,14 @@ def _png_info(metadata: dict[str, Any]) -> PngImagePlugin.PngInfo:
 
 def atomic_write_png(image: Image.Image, path: Path, metadata: dict[str, Any] | None = None,
                      overwrite: bool = True) -> Path:
-    """Write a PNG via a temporary file in the same directory.
+    """Write a PNG atomically (see `atomic_write`: non-regular targets are refused).
 
     With overwrite=False an existing file is never replaced (raises FileExistsError).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            image.save(handle, format="PNG",
-                       pnginfo=_png_info(metadata) if metadata is not None else None)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # fails if the name is taken: never overwrites
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    return path
+    pnginfo = _png_info(metadata) if metadata is not None else None
+    return write_atomic(Path(path),
+                        lambda handle: image.save(handle, format="PNG", pnginfo=pnginfo),
+                        overwrite=overwrite)
 
 
 def write_new_png(image: Image.Image, directory: Path, stem: str,
@@ -121,25 +110,50 @@ def write_new_png(image: Image.Image, directory: Path, stem: str,
 
 def read_snapshot(path: Path) -> Snapshot:
     path = Path(path)
-    if not path.is_file():
-        raise TlganError(f"snapshot not found: {path}")
+    check_input_file(path, "snapshot")
     try:
-        with Image.open(path) as image:
-            text = image.text.get(METADATA_KEY)  # type: ignore[attr-defined]
-    except (OSError, ValueError, AttributeError, SyntaxError) as error:
-        raise TlganError(f"{path}: not a readable PNG ({error})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                text = image.text.get(METADATA_KEY)  # type: ignore[attr-defined]
+    except (OSError, ValueError, AttributeError, SyntaxError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as error:
+        raise TlganError(f"{path}: not a readable PNG ({short(error)})") from None
     if not text:
         raise TlganError(f"{path}: has no tlgan metadata (was it written by tlgan?)")
     try:
-        meta = json.loads(text)
+        meta = bounded_json.loads(text)
+        if not isinstance(meta, dict):
+            raise TypeError(f"the metadata is a JSON {type(meta).__name__}, not an object")
         if "state" not in meta:
-            raise TlganError(f"{path}: is a tlgan {meta.get('kind', 'image')}, not a single face")
+            kind = clean_text(meta.get("kind", "image"))
+            raise TlganError(f"{path}: is a tlgan {kind}, not a single face")
+        features = meta["features"]
+        if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+            raise TypeError("features must be a list of names")
+        if not isinstance(meta["state"], dict):
+            raise TypeError("state must be an object")
+        size = meta["size"]
+        if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= MAX_SIZE:
+            raise ValueError(f"size {str(size)[:20]} is not a whole number in 8..{MAX_SIZE}")
         latent = decode_latent(meta["latent"])
-        return Snapshot(generator=dict(meta["generator"]), axes=dict(meta["axes"]),
-                        features=[str(f) for f in meta["features"]], state=dict(meta["state"]),
-                        latent=latent, size=int(meta["size"]), raw=meta)
+        return Snapshot(generator=_record(meta["generator"]), axes=_record(meta["axes"]),
+                        features=[clean_text(f) for f in features], state=dict(meta["state"]),
+                        latent=latent, size=size, raw=meta)
     except (KeyError, ValueError, TypeError) as error:
-        raise TlganError(f"{path}: malformed tlgan metadata ({error})") from None
+        raise TlganError(f"{path}: malformed tlgan metadata ({short(error)})") from None
+
+
+def _record(value: Any) -> dict[str, Any]:
+    """The generator/axes record of a snapshot: a map whose values are text."""
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise TypeError("generator and axes must be objects of text")
+    return {str(k): clean_text(v, 200) for k, v in value.items()}
+
+
+def short(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def resize_face(image: Image.Image, size: int | None) -> Image.Image:
@@ -187,18 +201,9 @@ def write_gif(frames: Sequence[Image.Image], path: Path, frame_ms: int = 250,
     """An animated GIF (looping), written atomically."""
     if not frames:
         raise TlganError("no frames to write")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gif.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            first, *rest = [f.convert("RGB") for f in frames]
-            first.save(handle, format="GIF", save_all=True, append_images=rest,
-                       duration=frame_ms, loop=0, comment=comment.encode()[:255])
-        os.chmod(tmp, 0o644)
-        os.link(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    return path
-
+    first, *rest = [f.convert("RGB") for f in frames]
+    return write_atomic(
+        Path(path),
+        lambda handle: first.save(handle, format="GIF", save_all=True, append_images=rest,
+                                  duration=frame_ms, loop=0, comment=comment.encode()[:255]),
+        overwrite=False)

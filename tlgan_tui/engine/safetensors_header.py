@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tlgan_tui.engine import bounded_json
+
 MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -22,9 +24,9 @@ def safetensors_metadata(path: Path) -> dict[str, str]:
         if not 2 <= header_len <= min(size - 8, MAX_HEADER):
             raise ValueError("header length does not fit the file")
         try:
-            header = json.loads(handle.read(header_len))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"header is not JSON ({error})") from None
+            header = bounded_json.loads(handle.read(header_len), max_bytes=MAX_HEADER)
+        except bounded_json.JsonError as error:
+            raise ValueError(f"header: {error}") from None
     if not isinstance(header, dict):
         raise ValueError("header is not a JSON object")
     metadata = header.get("__metadata__") or {}

@@ -24,10 +24,8 @@ This module must not import Textual: the engine is usable without the UI.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import threading
 import time
 import weakref
@@ -36,7 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tlgan_tui.engine.edit_state import EditState
+from tlgan_tui.engine import bounded_json
+from tlgan_tui.engine.atomic_write import write_bytes_atomic
+from tlgan_tui.engine.edit_state import EditState, check_index, check_offset, decode_latent
 from tlgan_tui.engine.errors import TlganError
 
 FORMAT = "tlgan-session"
@@ -193,12 +193,12 @@ class Session:
         return json.dumps(document, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str, source: str = "session") -> Session:
+    def from_json(cls, text: str | bytes, source: str = "session") -> Session:
         """Parse a session file's text; CorruptSessionError says what is wrong."""
         try:
-            document = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CorruptSessionError(f"{source}: not valid JSON ({error})") from None
+            document = bounded_json.loads(text)
+        except bounded_json.JsonError as error:
+            raise CorruptSessionError(f"{source}: {error}") from None
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise CorruptSessionError(f"{source}: not a tlgan session file")
         if document.get("version") != VERSION:
@@ -206,49 +206,54 @@ class Session:
                 f"{source}: session format version {document.get('version')!r} "
                 f"is not {VERSION}")
         try:
-            latents = [str(t) for t in document["latents"]]
-            names = [str(n) for n in document["axes"]["names"]]
+            latents = _list_of(document["latents"], str, "latents")
+            generator = _object(document["generator"], "generator")
+            axes = _object(document["axes"], "axes")
+            names = _list_of(axes["names"], str, "axes.names")
             states = []
-            for entry in document["history"]:
+            for entry in _list_of(document["history"], dict, "history"):
                 entry = dict(entry)
-                entry["start"] = latents[int(entry["start"])]
+                entry["start"] = latents[check_index(entry["start"], len(latents), "latent")]
                 if entry.get("base") is not None:
-                    entry["base"] = latents[int(entry["base"])]
+                    entry["base"] = latents[check_index(entry["base"], len(latents), "latent")]
                 states.append(entry)
             if not states:
                 raise ValueError("empty history")
+            if len(states) > MAX_HISTORY:
+                raise ValueError(f"{len(states)} states in the history (at most {MAX_HISTORY})")
             # Every latent has the first state's dimension.
-            from tlgan_tui.engine.edit_state import decode_latent
-
             dim = len(decode_latent(states[0]["start"]))
-            history = History([EditState.from_dict(s, dim, len(names)) for s in states],
-                              int(document["index"]))
-            step = float(document["step"])
-            if not (step > 0 and step < 1e6):
+            index = check_index(document["index"], len(states), "history index")
+            history = History([EditState.from_dict(s, dim, len(names)) for s in states], index)
+            step = check_offset(document["step"], "step")
+            if not step > 0:
                 raise ValueError(f"bad step {step}")
-            selected = int(document.get("selected", 0))
-            return cls(history=history, generator=dict(document["generator"]),
-                       axes=dict(document["axes"]), step=step,
-                       selected=min(max(selected, 0), max(len(names) - 1, 0)),
-                       extra=dict(document.get("extra") or {}))
+            selected = check_index(document.get("selected", 0), max(len(names), 1),
+                                   "selected row")
+            return cls(history=history, generator=generator, axes=axes, step=step,
+                       selected=selected, extra=_object(document.get("extra") or {}, "extra"))
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as error:
             raise CorruptSessionError(f"{source}: malformed session ({error})") from None
 
 
+def _list_of(value: Any, kind: type, what: str) -> list[Any]:
+    if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
+        raise TypeError(f"{what} must be a list of {kind.__name__}")
+    return value
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} must be an object")
+    for key in ("path", "sha256", "ident", "name"):
+        if not isinstance(value.get(key), str | None):
+            raise TypeError(f"{what}.{key} must be text")
+    return dict(value)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` so a reader (or a crash) only ever sees a whole file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    write_bytes_atomic(path, text.encode("utf-8"), mode=0o600)
 
 
 def save_session(session: Session, path: Path) -> None:
@@ -260,11 +265,9 @@ def load_session(path: Path) -> Session:
     path = Path(path)
     if not path.is_file():
         raise TlganError(f"no session to resume at {path}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise CorruptSessionError(f"{path}: not a text file ({error})") from None
-    return Session.from_json(text, str(path))
+    if path.stat().st_size > bounded_json.MAX_BYTES:
+        raise CorruptSessionError(f"{path}: too large for a session file")
+    return Session.from_json(path.read_bytes(), str(path))
 
 
 def set_aside(path: Path, label: str = "corrupt") -> Path:
@@ -295,7 +298,7 @@ class SessionWriter:
         self._busy = False
         self._closed = False
         self.writes = 0
-        self.last_error: OSError | None = None
+        self.last_error: OSError | TlganError | None = None
         self._thread = threading.Thread(target=self._run, name="tlgan-session-writer",
                                         daemon=True)
         self._thread.start()
@@ -337,7 +340,7 @@ class SessionWriter:
                 save_session(session, self.path)
                 self.writes += 1
                 self.last_error = None
-            except OSError as error:
+            except (OSError, TlganError) as error:
                 self.last_error = error
             finally:
                 with self._condition:

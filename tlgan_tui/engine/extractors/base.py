@@ -70,11 +70,23 @@ class ExtractorSet:
     def score(self, images: np.ndarray) -> np.ndarray:
         if len(images) == 0:
             return np.empty((0, len(self.features)))
-        return np.hstack([e.score(images) for e in self.extractors])
+        scores = np.hstack([e.score(images) for e in self.extractors])
+        scores[featureless(images)] = np.nan
+        return scores
 
     def index(self, name: str) -> int:
         """Case-insensitive lookup of a feature's column."""
         return find_feature(self.names, name)
+
+
+# An image whose pixels span fewer levels than this has no face to score.
+MIN_CONTRAST = 16
+
+
+def featureless(images: np.ndarray) -> np.ndarray:
+    """(N,) True where an image is (nearly) one flat colour: "n/a", never a score."""
+    flat = np.asarray(images).reshape(len(images), -1)
+    return (flat.max(axis=1).astype(np.int16) - flat.min(axis=1)) < MIN_CONTRAST
 
 
 def find_feature(names: Sequence[str], name: str) -> int:

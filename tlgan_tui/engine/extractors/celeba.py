@@ -32,8 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tlgan_tui.engine import bounded_json
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.extractors.base import Extractor, Feature
+from tlgan_tui.engine.input_files import check_input_file
 
 CELEBA_ATTRIBUTES: tuple[str, ...] = (
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald",
@@ -169,8 +171,8 @@ def _json_field(meta: dict[str, str], key: str, path: Path) -> Any:
     if key not in meta:
         raise TlganError(f"{path}: extractor metadata lacks {key!r}")
     try:
-        return json.loads(meta[key])
-    except json.JSONDecodeError as error:
+        return bounded_json.loads(meta[key])
+    except bounded_json.JsonError as error:
         raise TlganError(f"{path}: extractor metadata {key!r} is not valid JSON ({error})") \
             from None
 
@@ -179,8 +181,7 @@ def read_metadata(path: Path) -> dict[str, str]:
     """The `__metadata__` of a safetensors file, or a TlganError saying why not."""
     from safetensors import safe_open
 
-    if not path.is_file():
-        raise TlganError(f"{path}: no such extractor file")
+    check_input_file(path, "extractor file")
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
@@ -281,7 +282,8 @@ class CelebaExtractor(Extractor):
         size = self.input_size
         with torch.inference_mode():
             for start in range(0, len(images), SCORE_BATCH):
-                chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + SCORE_BATCH]))
+                # A copy: the images may be read-only, which torch warns about.
+                chunk = torch.from_numpy(np.array(images[start:start + SCORE_BATCH]))
                 x = chunk.to(self.device).permute(0, 3, 1, 2).float()
                 if x.shape[-2:] != (size, size):
                     x = F.interpolate(x, size=(size, size), mode="bilinear",

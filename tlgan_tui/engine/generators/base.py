@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import torch
@@ -40,8 +40,44 @@ class JsonConfig:
 
     @classmethod
     def from_json(cls, text: str) -> Self:
-        data: dict[str, Any] = json.loads(text)
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        from tlgan_tui.engine import bounded_json
+
+        data = bounded_json.loads(text)
+        if not isinstance(data, dict):
+            raise TypeError(f"the config is a JSON {type(data).__name__}, not an object")
+        config = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ValueError/TypeError when a field is out of range (before anything is built)."""
+
+
+MAX_DIM = 8192
+MAX_RESOLUTION = 4096
+
+
+def check_int(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"config {name}={value!r} is not an integer in {low}..{high}")
+
+
+def check_float(name: str, value: object, low: float, high: float) -> None:
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not low <= float(value) <= high):
+        raise ValueError(f"config {name}={value!r} is not a number in {low:g}..{high:g}")
+
+
+def check_channels(channels: object, resolution: object) -> None:
+    """One feature-map count per scale 4, 8, ..., resolution."""
+    if not isinstance(channels, tuple) or not channels:
+        raise ValueError("config channels must be a non-empty list")
+    for value in channels:
+        check_int("channels[]", value, 1, MAX_DIM)
+    expected = 4 * 2 ** (len(channels) - 1)
+    if resolution != expected or expected > MAX_RESOLUTION:
+        raise ValueError(f"config resolution={resolution!r} does not fit "
+                         f"{len(channels)} scales ({expected})")
 
 
 class Generator(ABC):

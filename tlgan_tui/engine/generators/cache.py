@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from platformdirs import user_cache_dir
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from tlgan_tui.engine import bounded_json
+from tlgan_tui.engine.atomic_write import write_bytes_atomic
+from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.hashing import sha256_file
 from tlgan_tui.engine.safetensors_header import safetensors_metadata
 
@@ -40,22 +42,10 @@ def cached_path(sha256: str) -> Path:
 
 def _read_index() -> dict[str, dict[str, object]]:
     try:
-        data = json.loads((cache_dir() / INDEX_FILE).read_text(encoding="utf-8"))
+        data = bounded_json.loads((cache_dir() / INDEX_FILE).read_bytes())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _atomic_write_bytes(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def source_sha256(path: Path) -> tuple[str, bool]:
@@ -76,8 +66,8 @@ def remember_sha256(path: Path, digest: str) -> None:
         index = _read_index()
         index[str(path.resolve())] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                                       "sha256": digest}
-        _atomic_write_bytes(cache_dir() / INDEX_FILE, json.dumps(index, indent=0).encode())
-    except OSError:
+        write_bytes_atomic(cache_dir() / INDEX_FILE, json.dumps(index, indent=0).encode())
+    except (OSError, TlganError):
         pass
 
 
@@ -104,15 +94,7 @@ def store(sha256: str, metadata: Mapping[str, str],
     contiguous = {name: t.detach().to("cpu", torch.float32).contiguous()
                   for name, t in tensors.items()}
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".safetensors")
-        os.close(fd)
-        try:
-            save_file(contiguous, tmp, metadata=meta)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError:
+        write_bytes_atomic(target, save(contiguous, metadata=meta))
+    except TlganError:
         return None
     return target

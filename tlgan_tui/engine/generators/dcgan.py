@@ -54,8 +54,20 @@ class DCGANGenerator(Generator):
         device: torch.device,
         name: str = "DCGAN-64 DigiFace-1M",
     ) -> None:
-        z_dim = int(state_dict["main.0.weight"].shape[0])
-        channels = int(state_dict["main.0.weight"].shape[1]) // 8
+        first = state_dict["main.0.weight"]
+        if first.ndim != 4 or first.shape[1] % 8:
+            raise ValueError(f"main.0.weight has shape {tuple(first.shape)}")
+        z_dim, channels = int(first.shape[0]), int(first.shape[1]) // 8
+        if not (1 <= z_dim <= 8192 and 1 <= channels <= 1024):
+            raise ValueError(f"z_dim {z_dim} / width {channels} out of range")
+        # Shapes checked on the meta device first: a small file declaring a wide
+        # network must not allocate that network before it is refused.
+        with torch.device("meta"):
+            expected = DCGANNetwork(z_dim, channels).state_dict()
+        for key, tensor in expected.items():
+            if key not in state_dict or tuple(state_dict[key].shape) != tuple(tensor.shape):
+                found = tuple(state_dict[key].shape) if key in state_dict else "missing"
+                raise ValueError(f"{key}: expected {tuple(tensor.shape)}, found {found}")
         self.net = DCGANNetwork(z_dim, channels)
         self.net.load_state_dict(state_dict)
         self.net.eval().requires_grad_(False)

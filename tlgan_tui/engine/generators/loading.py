@@ -43,7 +43,9 @@ from tlgan_tui.engine.generators.safe_pickle import (
     ModuleStub,
     PersistentObject,
     TFNetworkStub,
+    check_zip_records,
     restricted_load,
+    short_reason,
     torch_load_weights_only,
 )
 from tlgan_tui.engine.generators.stylegan2 import (
@@ -54,8 +56,10 @@ from tlgan_tui.engine.generators.stylegan2 import (
     convert_rosinality,
 )
 from tlgan_tui.engine.hashing import sha256_file
+from tlgan_tui.engine.input_files import check_input_file
 from tlgan_tui.engine.paths import default_generator_path
 from tlgan_tui.engine.safetensors_header import safetensors_metadata
+from tlgan_tui.engine.text import clean_text
 
 SUPPORTED_FORMATS = (
     "tlgan safetensors (DCGAN-64 or a cached conversion), "
@@ -127,10 +131,7 @@ def load_generator(
     """
     path = Path(path) if path is not None else default_generator_path()
     device = device or torch.device("cpu")
-    if not path.exists():
-        raise TlganError(f"generator file not found: {path}")
-    if not path.is_file():
-        raise TlganError(f"generator path is not a file: {path}")
+    check_input_file(path, "generator file")
     dtype = resolve_precision(precision, device)
     kind = detect_format(path)
     if kind == "safetensors":
@@ -159,48 +160,83 @@ def _load_tlgan_safetensors(path: Path, device: torch.device, dtype: torch.dtype
     except (SafetensorError, ValueError, OSError, UnicodeDecodeError, struct.error) as error:
         raise TlganError(f"{path}: corrupt safetensors file ({error})") from None
     architecture = metadata.get("architecture")
+    # The identity is the hash of the bytes actually loaded, never one the file claims;
+    # only this program's own cache entry (named by its source's hash) keeps the source's.
+    claimed = metadata.get("source_sha256", "")
+    own_cache_entry = (len(claimed) == 64 and claimed.isalnum()
+                       and path.resolve() == cache.cached_path(claimed).resolve())
+    sha = claimed if own_cache_entry else sha256_file(path)
     if architecture == "dcgan64" or (architecture is None and DCGANGenerator.matches(set(state))):
-        sha = sha256_file(path)
+        check_finite(state, str(path))
         try:
-            return DCGANGenerator(state, sha, device, name=metadata.get("name", "DCGAN-64"))
-        except (RuntimeError, KeyError) as error:
-            raise TlganError(f"{path}: weights do not fit a DCGAN-64 ({error})") from None
+            return DCGANGenerator(state, sha, device,
+                                  name=clean_text(metadata.get("name", "DCGAN-64")))
+        except (RuntimeError, KeyError, ValueError) as error:
+            raise TlganError(f"{path}: weights do not fit a DCGAN-64 ({short_reason(error)})") \
+                from None
     if architecture in ("pggan", "stylegan2"):
-        # A cached conversion opened directly: keep the source's identity.
-        sha = metadata.get("source_sha256") or sha256_file(path)
         return _build(metadata, state, sha, device, dtype, psi, str(path))
     raise TlganError(f"{path}: unknown generator architecture {architecture!r}")
+
+
+def check_finite(tensors: Mapping[str, torch.Tensor], where: str) -> None:
+    """Refuse NaN/inf weights: such a network renders black and scores nothing."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise TlganError(f"{where}: weight {name} holds NaN or infinite values")
 
 
 def _build(metadata: Mapping[str, str], tensors: Mapping[str, torch.Tensor], sha: str,
            device: torch.device, dtype: torch.dtype, psi: float, where: str) -> Generator:
     architecture = metadata.get("architecture")
+    name = clean_text(metadata["name"]) if metadata.get("name") else None
     try:
         if architecture == "pggan":
             pg_config = PGGANConfig.from_json(metadata["config"])
-            return PGGANGenerator(pg_config, tensors, sha, device, dtype, metadata.get("name"))
+            check_finite(tensors, where)
+            return PGGANGenerator(pg_config, tensors, sha, device, dtype, name)
         if architecture == "stylegan2":
             sg_config = StyleGAN2Config.from_json(metadata["config"])
-            return StyleGAN2Generator(sg_config, tensors, sha, device, dtype,
-                                      metadata.get("name"), psi=psi)
-    except (KeyError, TypeError, ValueError) as error:
-        raise TlganError(f"{where}: broken generator metadata ({error})") from None
+            check_finite(tensors, where)
+            return StyleGAN2Generator(sg_config, tensors, sha, device, dtype, name, psi=psi)
+    except TlganError as error:
+        message = str(error)
+        raise TlganError(message if message.startswith(where) else f"{where}: {message}") \
+            from None
+    except MALFORMED as error:
+        raise TlganError(f"{where}: broken generator metadata ({short_reason(error)})") from None
     raise TlganError(f"{where}: unknown generator architecture {architecture!r}")
 
 
 # --- conversion of third-party checkpoints ---------------------------------------
 
 
+# What converting a malformed (but safely loaded) checkpoint raises: a 1-D weight
+# indexed as 2-D, a config value that is not a number, a list where a map belongs.
+MALFORMED = (IndexError, ValueError, TypeError, AttributeError, RuntimeError, KeyError,
+             OverflowError, ZeroDivisionError)
+
+
 def _convert(path: Path, kind: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     if kind == "torch":
+        check_zip_records(path)
         # torch's weights-only reader knows protocol 2 only; newer pickles get ours.
         if zipfile.is_zipfile(path) and torch_zip.pickle_protocol(path) >= 4:
             obj = torch_zip.load_restricted(path)
         else:
             obj = torch_load_weights_only(path)
-        return _convert_torch_checkpoint(path, obj)
-    obj = restricted_load(path)
-    return _convert_pickle(path, obj)
+        convert = _convert_torch_checkpoint
+    else:
+        obj = restricted_load(path)
+        convert = _convert_pickle
+    try:
+        return convert(path, obj)
+    except TlganError as error:
+        message = str(error)
+        raise TlganError(message if message.startswith(str(path)) else f"{path}: {message}") \
+            from None
+    except MALFORMED as error:
+        raise TlganError(f"{path}: malformed generator ({short_reason(error)})") from None
 
 
 def _tensor_dict(value: Any) -> dict[str, torch.Tensor] | None:
@@ -266,7 +302,7 @@ def _convert_pickle(path: Path, obj: Any) -> tuple[dict[str, str], dict]:
         return _metadata("pggan", pg_config.to_json(), name, "nvidia_tf"), tensors
     # NVIDIA StyleGAN2-ADA: {'G', 'D', 'G_ema', ...}; G_ema persistence-pickled.
     if isinstance(obj, Mapping) and isinstance(obj.get("G_ema"), PersistentObject):
-        tensors, attrs = flatten_persistent(obj["G_ema"])
+        tensors, attrs = flatten_persistent(obj["G_ema"], path)
         sg_config, canonical = convert_ada(tensors, attrs)
         name = f"StyleGAN2-{sg_config.resolution} (NVIDIA ADA, G_ema)"
         return _metadata("stylegan2", sg_config.to_json(), name, "nvidia_ada"), canonical
@@ -281,20 +317,35 @@ def _metadata(architecture: str, config: str, name: str, source: str) -> dict[st
             "name": name, "source_format": source}
 
 
-def flatten_persistent(root: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Walk pickled module states: ('a.b.weight' -> tensor, 'a.b.attr' -> plain value)."""
+MAX_MODULE_DEPTH = 64
+MAX_MODULES = 100_000
+
+
+def flatten_persistent(root: Any, source: Path | str = "generator"
+                       ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Walk pickled module states: ('a.b.weight' -> tensor, 'a.b.attr' -> plain value).
+
+    A pickle can share one sub-module between branches at every level, which
+    makes the tree exponential in its depth: each object is visited once and
+    the total work is bounded.
+    """
     tensors: dict[str, torch.Tensor] = {}
     attrs: dict[str, Any] = {}
-
-    def visit(node: Any, prefix: str, depth: int) -> None:
-        if depth > 64:
-            raise TlganError("module tree nested too deeply")
-        if isinstance(node, (PersistentObject, ModuleStub)):
-            state = node.state
-        else:
-            return
+    seen: set[int] = set()
+    stack: list[tuple[Any, str, int]] = [(root, "", 0)]
+    while stack:
+        node, prefix, depth = stack.pop()
+        if not isinstance(node, (PersistentObject, ModuleStub)) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > MAX_MODULE_DEPTH:
+            raise TlganError(f"{source}: module tree nested too deeply "
+                             f"(more than {MAX_MODULE_DEPTH} levels)")
+        if len(seen) > MAX_MODULES:
+            raise TlganError(f"{source}: more than {MAX_MODULES} modules in the network")
+        state = node.state
         if not isinstance(state, Mapping):
-            return
+            continue
         for group in ("_parameters", "_buffers"):
             entries = state.get(group) or {}
             if isinstance(entries, Mapping):
@@ -302,7 +353,7 @@ def flatten_persistent(root: Any) -> tuple[dict[str, torch.Tensor], dict[str, An
                     if isinstance(value, torch.Tensor):
                         tensors[f"{prefix}{name}"] = value
         for key, value in state.items():
-            if key.startswith("_") or key == "training":
+            if not isinstance(key, str) or key.startswith("_") or key == "training":
                 continue
             if isinstance(value, bool | int | float | str | np.generic | type(None)):
                 attrs[f"{prefix}{key}"] = value
@@ -310,8 +361,6 @@ def flatten_persistent(root: Any) -> tuple[dict[str, torch.Tensor], dict[str, An
                 attrs[f"{prefix}{key}"] = dict(value)
         children = state.get("_modules") or {}
         if isinstance(children, Mapping):
-            for name, child in children.items():
-                visit(child, f"{prefix}{name}.", depth + 1)
-
-    visit(root, "", 0)
+            for name, child in reversed(list(children.items())):
+                stack.append((child, f"{prefix}{name}.", depth + 1))
     return tensors, attrs

@@ -28,7 +28,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from tlgan_tui.engine.errors import TlganError
-from tlgan_tui.engine.generators.base import Generator, GeneratorInfo, JsonConfig
+from tlgan_tui.engine.generators.base import (
+    MAX_DIM,
+    Generator,
+    GeneratorInfo,
+    JsonConfig,
+    check_channels,
+    check_float,
+    check_int,
+)
 from tlgan_tui.engine.generators.layers import SQRT2, equalized_scale, pixel_norm
 
 
@@ -42,6 +50,16 @@ class PGGANConfig(JsonConfig):
     normalize_latents: bool = True
     use_pixel_norm: bool = True
     slope: float = 0.2
+
+    def validate(self) -> None:
+        check_channels(self.channels, self.resolution)
+        check_int("latent_dim", self.latent_dim, 1, MAX_DIM)
+        check_int("img_channels", self.img_channels, 1, 3)
+        check_float("alpha", self.alpha, 0.0, 1.0)
+        check_float("slope", self.slope, 0.0, 1.0)
+        for name in ("normalize_latents", "use_pixel_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"config {name} must be true or false")
 
 
 class PGGANNetwork(nn.Module):
@@ -107,7 +125,8 @@ class PGGANGenerator(Generator):
                 {k: v.to(device, torch.float32, copy=True) for k, v in state.items()}, assign=True
             )
         except RuntimeError as error:
-            raise TlganError(f"pg-GAN weights do not fit the architecture ({error})") from None
+            reason = " ".join(str(error).split())[:300]
+            raise TlganError(f"pg-GAN weights do not fit the architecture ({reason})") from None
         self.net.eval().requires_grad_(False)
         self.device = device
         if device.type == "cuda":
@@ -194,6 +213,8 @@ def convert_gan_zoo(state: Mapping[str, Any], config: Any = None) -> tuple[PGGAN
         raise TlganError(f"not a complete pytorch_GAN_zoo PGAN generator (missing {error})") \
             from None
     depth0 = _config_value(config, "depthScale0", c0)
+    if depth0 is not None and (isinstance(depth0, bool) or not isinstance(depth0, int | float)):
+        raise TlganError(f"PGAN config depthScale0={str(depth0)[:20]!r} is not a number")
     if depth0 is not None and int(depth0) != c0:
         raise TlganError(f"PGAN config says depthScale0={depth0}, weights say {c0}")
     alpha = float(_config_value(config, "alpha", 0.0) or 0.0)
@@ -208,6 +229,7 @@ def convert_gan_zoo(state: Mapping[str, Any], config: Any = None) -> tuple[PGGAN
         use_pixel_norm=bool(_config_value(config, "perChannelNormalization", True)),
         slope=float(_config_value(config, "leakyReluLeak", 0.2) or 0.2),
     )
+    cfg.validate()
     return cfg, out
 
 
@@ -279,4 +301,5 @@ def convert_tf_pggan(
         normalize_latents=bool(kwargs.get("normalize_latents", True)),
         use_pixel_norm=bool(kwargs.get("use_pixelnorm", True)),
     )
+    cfg.validate()
     return cfg, out

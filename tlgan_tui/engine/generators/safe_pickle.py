@@ -18,6 +18,7 @@ from __future__ import annotations
 import _compat_pickle
 import io
 import math
+import os
 import pickle
 import re
 import struct
@@ -209,7 +210,6 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
-    ("builtins", "bytearray"): bytearray,
     ("builtins", "complex"): complex,
     ("builtins", "object"): object,
     ("_codecs", "encode"): _latin1_encode,
@@ -253,33 +253,6 @@ _STATEFUL_TYPES: tuple[type, ...] = (
 )
 
 
-class _BoundedFile:
-    """A binary file whose reads may not ask for more than the bytes left in it.
-
-    Length-prefixed opcodes (FRAME, BINBYTES8, BINUNICODE8, ...) declare their
-    size first; a 12-byte file must not make the reader allocate gigabytes.
-    """
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self._handle = handle
-        position = handle.tell()
-        self._end = handle.seek(0, io.SEEK_END)
-        handle.seek(position)
-
-    def remaining(self) -> int:
-        return self._end - self._handle.tell()
-
-    def read(self, size: int = -1) -> bytes:
-        if size > self.remaining():
-            raise pickle.UnpicklingError(
-                f"the pickle declares {size} bytes where only {self.remaining()} remain"
-            )
-        return self._handle.read(size)
-
-    def readline(self) -> bytes:
-        return self._handle.readline()
-
-
 class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
     """An Unpickler that resolves only allowlisted globals (and stubs).
 
@@ -291,11 +264,33 @@ class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
     dispatch: ClassVar[dict[int, Any]] = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
 
     def __init__(self, handle: BinaryIO, path: Path | str,
-                 extra: dict[tuple[str, str], Any] | None = None) -> None:
-        self._bounded = _BoundedFile(handle)
+                 extra: dict[tuple[str, str], Any] | None = None,
+                 budget: int | None = None) -> None:
+        # Nothing a pickle declares may allocate more than the file itself holds
+        # (plus slack): `bytearray(4e9)` or a BYTEARRAY8 claiming 4 GB is refused.
+        self._budget = _allocation_budget(handle) if budget is None else budget
+        self._bounded = _BoundedReader(handle, self)
         super().__init__(self._bounded)
         self._path = path
-        self._allowed = {**_ALLOWED, **(extra or {})}
+        # bytearray is allowed, but only through the per-file allocation budget.
+        self._allowed = {**_ALLOWED, **(extra or {}),
+                         ("builtins", "bytearray"): self._bytearray}
+
+    def spend(self, size: int, what: str) -> None:
+        if size < 0 or size > self._budget:
+            raise pickle.UnpicklingError(
+                f"{what} of {size} bytes is more than the file can hold "
+                f"({self._budget} bytes left to allocate)")
+        self._budget -= size
+
+    def _bytearray(self, *args: Any) -> bytearray:
+        if args and isinstance(args[0], int):
+            self.spend(args[0], "a bytearray")
+        elif args and isinstance(args[0], bytes | bytearray | str):
+            self.spend(len(args[0]), "a bytearray")
+        elif args:
+            raise pickle.UnpicklingError("bytearray from something that is not bytes")
+        return bytearray(*args)
 
     def find_class(self, module: str, name: str) -> Any:
         # Protocol 0-2 pickles written by Python 2 names (__builtin__, copy_reg):
@@ -333,13 +328,63 @@ class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
         )
         if size > left:
             raise pickle.UnpicklingError(
-                f"BYTEARRAY8 declares {size} bytes where only {left} remain"
+                f"a BYTEARRAY8 record of {size} bytes is more than the file can hold "
+                f"(only {left} bytes remain)"
             )
+        self.spend(size, "a BYTEARRAY8 record")
         data = bytearray(size)
-        self.readinto(data)
+        if self.readinto(data) != size:
+            raise pickle.UnpicklingError("a BYTEARRAY8 record is cut short")
         self.append(data)
 
     dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
+
+
+MIN_BUDGET = 1 << 20
+
+
+def _allocation_budget(handle: BinaryIO) -> int:
+    try:
+        size = os.fstat(handle.fileno()).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        size = len(handle.getbuffer()) if isinstance(handle, io.BytesIO) else 0
+    return 2 * size + MIN_BUDGET
+
+
+class _BoundedReader:
+    """The file as the unpickler sees it: no single read may exceed the budget."""
+
+    def __init__(self, handle: BinaryIO, owner: RestrictedUnpickler) -> None:
+        self._handle = handle
+        self._owner = owner
+        position = handle.tell()
+        self._end = handle.seek(0, io.SEEK_END)
+        handle.seek(position)
+
+    def remaining(self) -> int:
+        return self._end - self._handle.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        # Length-prefixed opcodes (FRAME, BINBYTES8, ...) declare their size first:
+        # a 12-byte file must not make the reader allocate gigabytes.
+        if size > self.remaining():
+            raise pickle.UnpicklingError(
+                f"the pickle declares {size} bytes where only {self.remaining()} remain"
+            )
+        if size > 8:  # opcode arguments are tiny; big reads are declared payloads
+            self._owner.spend(size, "a record")
+        return self._handle.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        return self._handle.readinto(buffer)
+
+    def readline(self) -> bytes:
+        line = self._handle.readline(MIN_BUDGET)
+        self._owner.spend(len(line), "a text record")
+        return line
+
+    def peek(self, size: int = 0) -> bytes:
+        return self._handle.peek(size) if hasattr(self._handle, "peek") else b""
 
 
 def restricted_load(path: Path) -> Any:
@@ -352,7 +397,7 @@ def restricted_load(path: Path) -> Any:
     except MemoryError:
         raise TlganError(f"{path}: not enough memory to read this pickle") from None
     except Exception as error:  # corrupt pickles raise nearly anything
-        raise TlganError(f"{path}: corrupt or unsupported pickle ({_short(error)})") from None
+        raise TlganError(f"{path}: corrupt or unsupported pickle ({short_reason(error)})") from None
 
 
 # --- torch.save files (zip or legacy) --------------------------------------------
@@ -363,6 +408,34 @@ TORCH_SAFE_GLOBALS: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = 
 ]
 
 _GLOBAL_IN_MESSAGE = re.compile(r"GLOBAL ([\w.]+)|global '([\w.]+)'|Unsupported class ([\w.]+)")
+
+
+# torch.save stores records uncompressed; a compressed one may inflate to at most
+# this many times its size, and all records together to a bounded multiple of the file.
+MAX_INFLATE_RATIO = 20
+MAX_TOTAL_FACTOR = 4
+
+
+def check_zip_records(path: Path) -> None:
+    """Refuse a zip whose records would inflate far beyond the file (a zip bomb)."""
+    size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            records = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        if not zipfile.is_zipfile(path):
+            return  # legacy torch.save format: no records to check
+        raise TlganError(f"{path}: corrupt zip archive ({short_reason(error)})") from None
+    total = 0
+    for record in records:
+        total += record.file_size
+        if (record.compress_type != zipfile.ZIP_STORED
+                and record.file_size > MAX_INFLATE_RATIO * max(record.compress_size, 1024)):
+            raise TlganError(f"{path}: zip record {record.filename[:60]!r} would inflate "
+                             f"{record.compress_size} bytes to {record.file_size}; refused")
+    if total > MAX_TOTAL_FACTOR * size + MIN_BUDGET:
+        raise TlganError(f"{path}: its zip records declare {total} bytes, far more than the "
+                         f"file's {size}; refused")
 
 
 def torch_load_weights_only(path: Path) -> Any:
@@ -376,12 +449,12 @@ def torch_load_weights_only(path: Path) -> Any:
         if match:
             name = next(g for g in match.groups() if g)
             raise RefusedGlobal(path, name if "." in name else f"builtins.{name}") from None
-        raise TlganError(f"{path}: refused or corrupt torch file ({_short(error)})") from None
+        raise TlganError(f"{path}: refused or corrupt torch file ({short_reason(error)})") from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError, OSError,
             AttributeError, TypeError) as error:
-        raise TlganError(f"{path}: corrupt torch checkpoint ({_short(error)})") from None
+        raise TlganError(f"{path}: corrupt torch checkpoint ({short_reason(error)})") from None
 
 
-def _short(error: BaseException) -> str:
+def short_reason(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     return text if len(text) <= 160 else text[:157] + "..."

@@ -25,7 +25,15 @@ import torch
 from torch import nn
 
 from tlgan_tui.engine.errors import TlganError
-from tlgan_tui.engine.generators.base import Generator, GeneratorInfo, JsonConfig
+from tlgan_tui.engine.generators.base import (
+    MAX_DIM,
+    Generator,
+    GeneratorInfo,
+    JsonConfig,
+    check_channels,
+    check_float,
+    check_int,
+)
 from tlgan_tui.engine.generators.layers import (
     binomial_filter,
     lrelu_gain,
@@ -46,6 +54,15 @@ class StyleGAN2Config(JsonConfig):
     channels: tuple[int, ...]  # feature maps at 4, 8, ..., resolution
     img_channels: int = 3
     conv_clamp: float | None = None
+
+    def validate(self) -> None:
+        check_channels(self.channels, self.resolution)
+        check_int("z_dim", self.z_dim, 1, MAX_DIM)
+        check_int("w_dim", self.w_dim, 1, MAX_DIM)
+        check_int("mapping_layers", self.mapping_layers, 1, 64)
+        check_int("img_channels", self.img_channels, 1, 3)
+        if self.conv_clamp is not None:
+            check_float("conv_clamp", self.conv_clamp, 1e-3, 1e6)
 
     @property
     def num_layers(self) -> int:
@@ -201,7 +218,9 @@ class StyleGAN2Generator(Generator):
             self.mapping.load_state_dict(mapping_state, assign=True)
             self.synthesis.load_state_dict(synthesis_state, assign=True)
         except RuntimeError as error:
-            raise TlganError(f"StyleGAN2 weights do not fit the architecture ({error})") from None
+            reason = " ".join(str(error).split())[:300]
+            raise TlganError(f"StyleGAN2 weights do not fit the architecture ({reason})") \
+                from None
         self.synthesis.kernel = binomial_filter()
         self.mapping.eval().requires_grad_(False)
         self.synthesis.eval().requires_grad_(False)
@@ -371,6 +390,7 @@ def convert_ada(tensors: Mapping[str, torch.Tensor], attrs: Mapping[str, Any]
         img_channels=int(out["synthesis.torgbs.0.weight"].shape[0]),
         conv_clamp=clamp,
     )
+    config.validate()
     return config, out
 
 
@@ -449,6 +469,7 @@ def convert_rosinality(
         img_channels=int(out["synthesis.torgbs.0.weight"].shape[0]),
         conv_clamp=None,
     )
+    config.validate()
     if latent_avg is None:
         out["mapping.w_avg"] = _estimate_w_avg(config, out)
     else:

@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from tlgan_tui.engine import distributed
+from tlgan_tui.engine import bounded_json, distributed
+from tlgan_tui.engine.atomic_write import resolve_target, write_bytes_atomic
 from tlgan_tui.engine.device import resolve_device
 from tlgan_tui.engine.distributed import Ranks
 from tlgan_tui.engine.errors import TlganError
@@ -94,9 +95,12 @@ class TrainConfig:
             raise TlganError(f"--workers cannot be negative (got {self.workers})")
         if not 0.05 <= self.width <= 4.0:
             raise TlganError(f"--width must be within 0.05..4 (got {self.width})")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise TlganError(f"--lr must be a positive number (got {self.lr})")
         for target in (self.output, self.metrics_json):
             if target is None:
                 continue
+            resolve_target(target)  # a device, FIFO or directory is refused here
             parent = Path(target).resolve().parent
             if not parent.is_dir():
                 raise TlganError(f"{target}: the directory {parent} does not exist")
@@ -149,17 +153,7 @@ def checkpoint_path_for(output: Path) -> Path:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_bytes_atomic(path, data)
 
 
 def atomic_save_safetensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str],
@@ -232,7 +226,7 @@ def _load_checkpoint(path: Path, net: AttributeNet, optimizer: torch.optim.Optim
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
-        saved = json.loads(meta["state"])
+        saved = bounded_json.loads(meta["state"])
     except Exception as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise TlganError(f"{path}: not a readable training checkpoint ({reason})") from None
