@@ -78,23 +78,36 @@ def band_interleave_order(channels: int) -> torch.Tensor:
 def inverse_haar(x: torch.Tensor, band_scales: torch.Tensor | None = None) -> torch.Tensor:
     """Band-interleaved (N, 4C, H, W) -> (N, C, 2H, 2W); optional per-sample band scales (N, 4C).
 
-    The per-sample scales go into the transposed-convolution weights (batch
-    folded into groups), so the modulation costs no pass over the activations.
+    For one sample the scales go into the transposed-convolution weights, so the
+    modulation costs no pass over the activations.
     """
-    n, c4, h, w = x.shape
+    c4 = x.shape[1]
     kernels = haar_synthesis_kernels(x.dtype).to(x.device).repeat(c4 // 4, 1, 1, 1)
-    if band_scales is None:
-        out = F.conv_transpose2d(x, kernels, stride=2, groups=c4 // 4)
-        return out
-    weight = (kernels[None] * band_scales.to(x.dtype)[:, :, None, None, None])
-    out = F.conv_transpose2d(x.reshape(1, n * c4, h, w), weight.reshape(n * c4, 1, 2, 2),
-                             stride=2, groups=n * c4 // 4)
-    return out.reshape(n, c4 // 4, 2 * h, 2 * w)
+    if band_scales is not None:
+        scales = band_scales.to(x.dtype)
+        if len(x) == 1:
+            kernels = kernels * scales[0, :, None, None, None]
+        else:
+            x = x * scales[:, :, None, None]
+    return F.conv_transpose2d(x, kernels, stride=2, groups=c4 // 4)
 
 
 def low_band(x: torch.Tensor, band_scales: torch.Tensor) -> torch.Tensor:
     """The 2x2 average of what `inverse_haar` would produce: half the scaled ll band."""
     return x[:, 0::4] * (0.5 * band_scales[:, 0::4].to(x.dtype))[:, :, None, None]
+
+
+def depthwise_modulated(x: torch.Tensor, kernels: torch.Tensor, styles: torch.Tensor
+                        ) -> torch.Tensor:
+    """Depthwise 3x3 conv of x modulated per sample and channel by `styles` (N, C).
+
+    For one sample the styles scale the kernels (no pass over x); batches scale x,
+    which keeps one shared-weight conv and the activations' memory format.
+    """
+    if len(x) == 1:
+        return F.conv2d(x, kernels * styles[0, :, None, None, None], padding=1,
+                        groups=x.shape[1])
+    return F.conv2d(x * styles[:, :, None, None], kernels, padding=1, groups=x.shape[1])
 
 
 class MappingNetwork(nn.Module):
@@ -125,12 +138,9 @@ class StyledSeparableConv(nn.Module):
         self.register_buffer("noise", torch.zeros(resolution, resolution))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        n, c, h, wd = x.shape
         styles = self.affine(w).to(x.dtype)
-        # Modulating the input equals scaling each sample's depthwise kernels.
-        kernels = (self.depthwise[None] * styles[:, :, None, None, None]).reshape(n * c, 1, 3, 3)
-        x = F.conv2d(x.reshape(1, n * c, h, wd), kernels, padding=1, groups=n * c)
-        x = F.conv2d(x.reshape(n, c, h, wd), self.pointwise, self.bias)
+        x = depthwise_modulated(x, self.depthwise, styles)
+        x = F.conv2d(x, self.pointwise, self.bias)
         x.add_(noise)
         return F.leaky_relu_(x, LRELU_SLOPE)
 
@@ -178,12 +188,10 @@ class ToFrequencies(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_ch))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        n, c, h, wd = x.shape
         styles = self.affine(w).to(x.dtype)
-        weight = (self.weight[None] * styles[:, None, :, None, None]).reshape(-1, c, 1, 1)
-        bias = self.bias.repeat(n)
-        out = F.conv2d(x.reshape(1, n * c, h, wd), weight, bias, groups=n)
-        return out.reshape(n, -1, h, wd)
+        if len(x) == 1:
+            return F.conv2d(x, self.weight * styles[0, None, :, None, None], self.bias)
+        return F.conv2d(x * styles[:, :, None, None], self.weight, self.bias)
 
 
 class SynthesisNetwork(nn.Module):
@@ -200,6 +208,7 @@ class SynthesisNetwork(nn.Module):
         )
         self.to_freq = ToFrequencies(ch[-1], config.freq_channels, config.w_dim)
         self._pooled_noise: dict[tuple[int, int, int], torch.Tensor] = {}
+        self.memory_format = torch.contiguous_format
 
     def interleave_bands(self) -> None:
         """Reorder every inverse-Haar input to band-interleaved channels (once, after loading)."""
@@ -233,7 +242,7 @@ class SynthesisNetwork(nn.Module):
         """`skip` = how many of the last blocks run without upsampling (previews)."""
         w = w.float()
         dtype = self.const.dtype
-        x = self.input_conv(self.const, w)
+        x = self.input_conv(self.const, w).contiguous(memory_format=self.memory_format)
         first_skipped = len(self.blocks) - skip
         for index, block in enumerate(self.blocks):
             factor = 2 ** max(0, index - first_skipped + 1)
@@ -276,6 +285,10 @@ class MobileStyleGANGenerator(Generator):
         self.mapping.eval().requires_grad_(False)
         self.synthesis.eval().requires_grad_(False)
         self.synthesis.interleave_bands()
+        # oneDNN runs depthwise and 1x1 convs on NHWC without reordering at every
+        # call: ~2.5x faster on the CPU than NCHW here.
+        self.synthesis.to(memory_format=torch.channels_last)
+        self.synthesis.memory_format = torch.channels_last
         self.device = device
         self.dtype = dtype
         if dtype == torch.float16:
@@ -341,7 +354,10 @@ class MobileStyleGANGenerator(Generator):
         assert self.psi is not None
         return (w_avg + np.float32(self.psi) * (w - w_avg)).astype(np.float32)
 
-    def forward(self, latents: torch.Tensor, size: int | None = None) -> torch.Tensor:
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.forward_at(latents, None)
+
+    def forward_at(self, latents: torch.Tensor, size: int | None) -> torch.Tensor:
         skip = self.skip_for(size)
         images = self.synthesis(latents.to(self.device), skip=skip)
         return images.clamp(-1.0, 1.0)
