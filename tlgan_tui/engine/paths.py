@@ -28,6 +28,7 @@ class ShippedGenerator:
     weights_file: str
     axes_file: str
     license: str
+    note: str = ""
 
     @property
     def weights_path(self) -> Path:
@@ -41,8 +42,9 @@ class ShippedGenerator:
 SHIPPED_GENERATORS = (
     ShippedGenerator("ffhq", "mobilestylegan-ffhq-1024.safetensors",
                      "mobilestylegan-ffhq-1024.axes.safetensors",
-                     "Apache-2.0 weights, distilled from NVIDIA StyleGAN2-FFHQ "
-                     "(non-commercial): research and personal use"),
+                     "Apache-2.0, research/personal use",
+                     "distilled from NVIDIA's StyleGAN2-FFHQ, whose weights and data are "
+                     "non-commercial; see models/NOTICE.md"),
     ShippedGenerator("digiface", "dcgan-digiface-64.safetensors",
                      "dcgan-digiface-64.axes.safetensors", "MIT"),
 )
