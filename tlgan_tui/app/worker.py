@@ -25,6 +25,7 @@ from tlgan_tui.engine.edit_state import EditState
 from tlgan_tui.engine.extractors.base import ExtractorSet
 from tlgan_tui.engine.generators.base import Generator
 
+PREVIEW_MAX_SIDE = 256
 ExtractorFactory = Callable[[], ExtractorSet]
 GeneratorFactory = Callable[[], Generator]
 
@@ -38,6 +39,7 @@ class FrameTimings:
     fit_ms: float  # scaling to the widget's pixel size
     requested_at: float  # time.monotonic() of the key press that asked for it
     encode_ms: float = 0.0  # terminal encoding done in the worker (half cells)
+    preview: bool = False  # rendered at the generator's preview size
 
 
 class FrameReady(Message):
@@ -147,14 +149,28 @@ class RenderEngine:
     def latent(self, state: EditState) -> np.ndarray:
         return state.latent(self.axes.directions, self.axes.sigmas)
 
-    def synthesize(self, latents: np.ndarray, on_fallback: Callable[[str], None] | None = None
-                   ) -> np.ndarray:
+    def preview_size(self, side: int | None = None) -> int | None:
+        """The size the editor renders at while keys arrive (None: always full).
+
+        The smallest preview that covers `side` (the face's side on screen in
+        image pixels), at most PREVIEW_MAX_SIDE: half-block cells need no more
+        than 128 px, a graphics terminal gets 256.
+        """
+        sizes = self.generator.preview_sizes[:-1]
+        if not sizes:
+            return None
+        wanted = min(side or PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE)
+        covering = [s for s in sizes if s >= wanted]
+        return covering[0] if covering else sizes[-1]
+
+    def synthesize(self, latents: np.ndarray, on_fallback: Callable[[str], None] | None = None,
+                   size: int | None = None) -> np.ndarray:
         """Latents -> uint8 frames; on a failing accelerator, retry once on the CPU.
 
         Call with `lock` held.
         """
         try:
-            return self.generator.synthesize(latents, batch_size=16)
+            return self.generator.synthesize(latents, batch_size=16, size=size)
         except Exception as error:
             if self.generator.device.type == "cpu" or self.cpu_fallback is None:
                 raise
@@ -164,7 +180,7 @@ class RenderEngine:
             self.fell_back = reason
             if on_fallback is not None:
                 on_fallback(reason)
-            return self.generator.synthesize(latents, batch_size=16)
+            return self.generator.synthesize(latents, batch_size=16, size=size)
 
     def _release_accelerator(self) -> None:
         try:
@@ -208,9 +224,9 @@ class RenderEngine:
         return {name: float(v) for name, v in zip(extractors.names, scores, strict=True)}
 
     def timed_frame(self, state: EditState,
-                    on_fallback: Callable[[str], None] | None = None
-                    ) -> tuple[np.ndarray, float]:
+                    on_fallback: Callable[[str], None] | None = None,
+                    size: int | None = None) -> tuple[np.ndarray, float]:
         start = time.perf_counter()
-        frame = self.synthesize(self.latent(state)[None], on_fallback)[0]
+        frame = self.synthesize(self.latent(state)[None], on_fallback, size)[0]
         self.frames_rendered += 1
         return frame, (time.perf_counter() - start) * 1000

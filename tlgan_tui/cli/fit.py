@@ -45,6 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sefa", type=int, default=5, metavar="K",
                         help="closed-form SeFa directions to add as 'Direction 1..K' (5)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sample-size", type=int, default=None, metavar="PX",
+                        help="render the sampled faces at this preview size of the generator "
+                        "(e.g. 256 for ffhq, about half the work of 1024 px; default: full "
+                        "resolution)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="samples per batch (default: sized to the device)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
@@ -121,6 +125,9 @@ def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
     console = Console(stderr=True)
     out = Console()
     generator = open_generator(args)
+    if args.sample_size is not None and args.sample_size not in generator.preview_sizes:
+        sizes = ", ".join(str(s) for s in generator.preview_sizes)
+        raise TlganError(f"--sample-size: {generator.info.name} renders at {sizes} px")
     extractors = open_extractors(args)
     batch_size = args.batch_size or default_batch_size(generator)
     workers = (default_workers(generator, ranks.local_world) if args.workers is None
@@ -140,7 +147,7 @@ def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
                 generator, extractors, args.samples, args.seed, batch_size,
                 progress=round_progress(advance, args.samples, batch_size, ranks)
                 if ranks.active else advance,
-                scorer=scorer, part=ranks.rank, parts=ranks.world)
+                scorer=scorer, size=args.sample_size, part=ranks.rank, parts=ranks.world)
         finally:
             if scorer is not None:
                 scorer.close()
@@ -161,6 +168,7 @@ def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
         "command": "tlgan " + shlex.join(getattr(args, "argv", [])),
         "software": f"tlgan-tui {__version__}",
         "psi": generator.psi,
+        "sample_size": args.sample_size or generator.resolution,
     }
     axes, result = fit_axes(pairs, extractors.features, generator.sefa_weight().numpy(),
                             args.method, args.seed, args.sefa, args.svm_fraction, info)
@@ -168,7 +176,7 @@ def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
     rng = np.random.default_rng(args.seed + 1)
     starts = generator.z_to_latent(generator.sample_z(args.rescore_faces, rng)).astype(np.float32)
     table = rescoring_table(generator, extractors, axes, starts, RESCORE_STEP,
-                            range(len(axes.names)), batch_size)
+                            range(len(axes.names)), batch_size, args.sample_size)
     axes.info["rescoring"] = {"step": RESCORE_STEP, "faces": args.rescore_faces,
                               "features": extractors.names,
                               "table": np.round(table, 4).tolist()}

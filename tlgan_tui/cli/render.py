@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tlgan_tui.cli.common import add_generator_options, open_generator
+from tlgan_tui.cli.common import add_generator_options, open_generator, use_generator_of
 from tlgan_tui.cli.options import (
     add_axes_option,
     add_output_options,
@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         _check_png_target(args.output)
         check_output(args.output, args.force)
     snapshot = read_snapshot(args.source) if args.source else None
+    if snapshot is not None:
+        use_generator_of(args, snapshot.generator.get("sha256"))
     generator = open_generator(args)
     editing = bool(assignments or args.locks)
     axes = open_axes(args.axes, generator, required=editing)

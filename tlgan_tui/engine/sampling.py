@@ -41,13 +41,19 @@ class Pairs:
         return np.isfinite(self.scores[:, column])
 
 
-def images_for_scoring(generator: Generator, latents: np.ndarray) -> np.ndarray:
-    """Render latents as uint8 images no larger than SCORING_SIDE."""
-    if generator.resolution <= SCORING_SIDE:
-        return generator.synthesize(latents, len(latents))
+def images_for_scoring(generator: Generator, latents: np.ndarray,
+                       size: int | None = None) -> np.ndarray:
+    """Render latents as uint8 images no larger than SCORING_SIDE.
+
+    `size` renders at one of the generator's cheaper preview sizes instead of
+    its full resolution (`tlgan fit --sample-size`).
+    """
+    side = size or generator.resolution
+    if side <= SCORING_SIDE:
+        return generator.synthesize(latents, len(latents), size=size)
     with torch.inference_mode():
         batch = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32))
-        images = generator.forward(batch.to(generator.device)).float()
+        images = generator.forward_at(batch.to(generator.device), size).float()
         images = F.interpolate(images, size=(SCORING_SIDE, SCORING_SIDE), mode="area")
         return to_uint8(images)
 
@@ -63,7 +69,8 @@ def part_size(n: int, batch_size: int, part: int, parts: int) -> int:
 
 def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: int,
                  batch_size: int = 128, progress: Progress | None = None,
-                 scorer: ParallelScorer | None = None, part: int = 0, parts: int = 1) -> Pairs:
+                 scorer: ParallelScorer | None = None, size: int | None = None,
+                 part: int = 0, parts: int = 1) -> Pairs:
     """Draw n latents reproducibly from `seed`, render them and score them, in batches.
 
     With a `scorer`, the default extractors (the set's first) score batches in
@@ -76,9 +83,9 @@ def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: i
     all parts is exactly the one-part result.
     """
     rng = np.random.default_rng(seed)
-    size = part_size(n, batch_size, part, parts)
-    latents = np.empty((size, generator.latent_dim), dtype=np.float32)
-    scores = np.empty((size, len(extractors.features)), dtype=np.float64)
+    owned = part_size(n, batch_size, part, parts)
+    latents = np.empty((owned, generator.latent_dim), dtype=np.float32)
+    scores = np.empty((owned, len(extractors.features)), dtype=np.float64)
     pending: deque[tuple[int, int, AsyncResult, list[np.ndarray]]] = deque()
     in_process = extractors.extractors[1:]
 
@@ -97,7 +104,7 @@ def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: i
         start += batch_size  # only the last batch is short, and nothing follows it
         batch = generator.z_to_latent(z).astype(np.float32)
         latents[start : start + count] = batch
-        images = images_for_scoring(generator, batch)
+        images = images_for_scoring(generator, batch, size)
         if scorer is None:
             scores[start : start + count] = extractors.score(images)
             if progress is not None:
@@ -130,10 +137,11 @@ def join_parts(parts: list[Pairs], n: int, batch_size: int) -> Pairs:
 
 
 def score_latents(generator: Generator, extractors: ExtractorSet, latents: np.ndarray,
-                  batch_size: int = 128) -> np.ndarray:
+                  batch_size: int = 128, size: int | None = None) -> np.ndarray:
     """Render and score given latents (N, d) -> (N, k)."""
     out = np.empty((len(latents), len(extractors.features)))
     for start in range(0, len(latents), batch_size):
         chunk = latents[start : start + batch_size]
-        out[start : start + len(chunk)] = extractors.score(images_for_scoring(generator, chunk))
+        images = images_for_scoring(generator, chunk, size)
+        out[start : start + len(chunk)] = extractors.score(images)
     return out

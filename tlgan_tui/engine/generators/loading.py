@@ -8,7 +8,8 @@ as safetensors keyed by the source file's sha256.
 
 Formats, recognized by content (the file name does not matter):
 
-- tlgan safetensors: the embedded DCGAN-64, or a cached conversion;
+- tlgan safetensors: the shipped MobileStyleGAN FFHQ-1024 and DCGAN-64, or a cached
+  conversion;
 - pytorch_GAN_zoo PGAN checkpoint (torch.save: netG / avgG / config);
 - rosinality stylegan2-pytorch checkpoint (torch.save: g_ema / latent_avg);
 - NVIDIA pg-GAN TensorFlow pickle (tuple of tfutil.Network: G, D, Gs);
@@ -32,6 +33,10 @@ from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators import cache, torch_zip
 from tlgan_tui.engine.generators.base import Generator
 from tlgan_tui.engine.generators.dcgan import DCGANGenerator
+from tlgan_tui.engine.generators.mobilestylegan import (
+    MobileStyleGANConfig,
+    MobileStyleGANGenerator,
+)
 from tlgan_tui.engine.generators.pggan import (
     PGGANConfig,
     PGGANGenerator,
@@ -174,6 +179,8 @@ def _load_tlgan_safetensors(path: Path, device: torch.device, dtype: torch.dtype
         except (RuntimeError, KeyError, ValueError) as error:
             raise TlganError(f"{path}: weights do not fit a DCGAN-64 ({short_reason(error)})") \
                 from None
+    if architecture == "mobilestylegan":
+        return _build(metadata, state, sha256_file(path), device, dtype, psi, str(path))
     if architecture in ("pggan", "stylegan2"):
         return _build(metadata, state, sha, device, dtype, psi, str(path))
     raise TlganError(f"{path}: unknown generator architecture {architecture!r}")
@@ -199,6 +206,10 @@ def _build(metadata: Mapping[str, str], tensors: Mapping[str, torch.Tensor], sha
             sg_config = StyleGAN2Config.from_json(metadata["config"])
             check_finite(tensors, where)
             return StyleGAN2Generator(sg_config, tensors, sha, device, dtype, name, psi=psi)
+        if architecture == "mobilestylegan":
+            ms_config = MobileStyleGANConfig.from_json(metadata["config"])
+            check_finite(tensors, where)
+            return MobileStyleGANGenerator(ms_config, tensors, sha, device, dtype, name, psi=psi)
     except TlganError as error:
         message = str(error)
         raise TlganError(message if message.startswith(where) else f"{where}: {message}") \
