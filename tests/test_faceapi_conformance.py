@@ -94,3 +94,19 @@ def test_tiny_face_detector_matches_face_api(nets: dict) -> None:
 
 def test_the_scene_has_two_faces_for_the_detector() -> None:
     assert len(reference()["images"]["scene-256x192.png"]["detections"]) == 2
+
+
+def test_the_photo_pipeline_gives_face_apis_numbers() -> None:
+    """detect -> crop -> landmarks -> aligned crop -> expressions, age, gender, as face-api."""
+    from tlgan_tui.engine.extractors.face_features import FaceFeatures
+
+    scene = images()["scene-256x192.png"]
+    expected = reference()["images"]["scene-256x192.png"]["pipeline"][0]  # the best face
+    extractor = FaceFeatures("detect", detector_size=224, min_score=0.1)
+    found = extractor.analyse(scene[None])
+    assert found.found[0]
+    assert abs(found.detection_score[0] - expected["score"]) < TOLERANCE
+    assert np.abs(found.landmarks[0] - expected["landmarks"]).max() < TOLERANCE
+    assert np.abs(found.expressions[0] - expected["expressions"]).max() < TOLERANCE
+    assert abs(found.age[0] - expected["age"]) < TOLERANCE
+    assert abs(found.male[0] - expected["male"]) < TOLERANCE
