@@ -8,7 +8,8 @@ numbers):
    whose best score is under FRAME_MIN_SCORE is not scored; flat colour and
    noise score under 0.03, 94.5% of the default generator's faces over 0.05.
    Photos (`mode="detect"`): face-api's defaults, 416 px and score 0.5; the
-   best-scoring face is measured.
+   best-scoring face is measured; a square picture with no face found that
+   way is tried as a generated frame.
 2. 68 landmarks on the detection box, rejected when they cannot be a face;
 3. the box around the landmarks, padded by 20% ("aligned"), feeds the
    expression and age/gender nets;
@@ -144,10 +145,23 @@ class FaceFeatures(Extractor):
         return FaceAnalysis(found, det_scores, landmarks, male, age, expressions)
 
     def _detect(self, x: torch.Tensor) -> tuple[list[np.ndarray | None], np.ndarray]:
+        boxes, det_scores = self._run_detector(x, self.detector_size, self.min_score)
+        height, width = x.shape[2], x.shape[3]
+        if self.mode == "detect" and abs(height - width) <= 0.02 * width:
+            # A square picture the photo settings find nothing in may be a generated
+            # face filling the frame (the old "fall back to the frame" rule).
+            missed = [i for i, box in enumerate(boxes) if box is None]
+            if missed:
+                again, scores = self._run_detector(x[missed], FRAME_INPUT_SIZE, FRAME_MIN_SCORE)
+                for k, i in enumerate(missed):
+                    boxes[i], det_scores[i] = again[k], scores[k]
+        return boxes, det_scores
+
+    def _run_detector(self, x: torch.Tensor, size: int,
+                      threshold: float) -> tuple[list[np.ndarray | None], np.ndarray]:
         n, _, height, width = x.shape
         boxes: list[np.ndarray | None] = [None] * n
         det_scores = np.zeros(n)
-        size, threshold = self.detector_size, self.min_score
         scale = size / max(height, width)
         fx, fy = size / round(width * scale), size / round(height * scale)
         for start in range(0, n, 64):
