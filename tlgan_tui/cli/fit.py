@@ -147,7 +147,8 @@ def print_report(out: Console, axes: FeatureAxes, result: FitResult, extractors:
 
     out.print(f"sampled {result.n_samples} faces in {sample_s:.1f} s "
               f"({result.n_samples / max(sample_s, 1e-9):.0f}/s); fitted in {fit_s:.1f} s; "
-              f"{result.n_unscored} samples unscored by some extractor (excluded)")
+              f"{result.n_unscored} samples unscored in some feature (each feature's "
+              "fit leaves out only the samples it could not score)")
     metrics = Table(title="Held-out metrics")
     for column in ("feature", "kind", "metric", "value", "train", "test", "unscored"):
         metrics.add_column(column, justify="left" if column in ("feature", "kind") else "right")
