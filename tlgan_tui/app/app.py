@@ -85,6 +85,7 @@ class FrameRecord:
     encode_ms: float  # textual-image's encoding for the terminal (UI thread)
     preview: bool = False  # a cheaper, smaller rendering shown while keys arrive
     nbytes: int = 0  # written to the terminal for this frame
+    requested_at: float = 0.0  # time.monotonic() of the key (benchmarks match frames to keys)
 
 
 @dataclass
@@ -648,7 +649,8 @@ class TlganApp(App[None]):
         encode_ms = timings.encode_ms + float(
             getattr(self.face_view.image_widget, "last_encode_ms", 0.0))
         self.frame_log.append(FrameRecord(elapsed, timings.forward_ms, timings.fit_ms,
-                                          encode_ms, timings.preview, nbytes))
+                                          encode_ms, timings.preview, nbytes,
+                                          timings.requested_at))
         self.status_line.set(frame_ms=elapsed, frame_bytes=nbytes, link_ms=None)
         self._displayed.set()
 

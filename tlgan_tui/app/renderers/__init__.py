@@ -156,12 +156,18 @@ class QuickHalfcell:
             yield Segment.line()
 
 
-def halfcell_rows(image: PILImage.Image, width: int, height: int) -> list[list[Segment]]:
-    """Rows of upper-half-block segments showing `image` in width x height cells."""
+def halfcell_rows(image: PILImage.Image, width: int, height: int,
+                  span: int = 1) -> list[list[Segment]]:
+    """Rows of upper-half-block segments showing `image` in width x height cells.
+
+    `span` > 1 (previews): each image column covers `span` cells and is sent once
+    for all of them, which divides the bytes by about `span`.
+    """
     if image.mode != "RGB":
         image = image.convert("RGB")
-    if image.size != (width, 2 * height):
-        image = image.resize((width, 2 * height))
+    columns = -(-width // span)
+    if image.size != (columns, 2 * height):
+        image = image.resize((columns, 2 * height), PILImage.Resampling.BOX)
     pixels = np.asarray(image, dtype=np.uint32)
     packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
     # Rich's Color and ColorTriplet are named tuples; building them with
@@ -175,20 +181,21 @@ def halfcell_rows(image: PILImage.Image, width: int, height: int) -> list[list[S
                   (values & 255).tolist(), strict=True)}
     from_color = Style.from_color
     rows = packed.tolist()
-    return [[Segment("▀", from_color(colors[top], colors[bottom]))
-             for top, bottom in zip(upper, lower, strict=True)]
+    cells = ["▀" * span] * (columns - 1) + ["▀" * (width - span * (columns - 1))]
+    return [[Segment(text, from_color(colors[top], colors[bottom]))
+             for text, top, bottom in zip(cells, upper, lower, strict=True)]
             for upper, lower in zip(rows[0::2], rows[1::2], strict=True)]
 
 
 def prepare_halfcell(image: PILImage.Image, width: int, height: int,
-                     console: Console) -> list[Strip]:
+                     console: Console, span: int = 1) -> list[Strip]:
     """Half-cell strips with their terminal sequences already made.
 
     Runs in the render worker: the UI thread then only copies finished text
     to the terminal (Textual passes a full-width strip through unchanged and
     reuses its cached rendering).
     """
-    strips = [Strip(row, width) for row in halfcell_rows(image, width, height)]
+    strips = [Strip(row, width) for row in halfcell_rows(image, width, height, span)]
     for strip in strips:
         strip.render(console)
     return strips

@@ -3,7 +3,7 @@
 Each renderer gets the fewest bytes that still show the face well: kitty the
 image at its own size (the terminal scales it to the cells), previews as
 smaller palette PNGs; Sixel the screen's pixels, with 64 colours for previews;
-half cells their text, made once.
+half cells their text, made once, previews at half the columns.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from tlgan_tui.app.renderers.sizing import (
 from tlgan_tui.app.widgets.face_view import FitTarget, fit_face
 
 SIXEL_PREVIEW_COLOURS = 64
+# Half-cell previews: one image column per two cells. 24-bit colour costs ~35
+# bytes a cell; a 68 x 34-cell face is ~80 KiB a frame at full resolution.
+HALFCELL_PREVIEW_SPAN = 2
 Prepared = list[Strip] | str | KittyFrame | None
 
 
@@ -50,5 +53,6 @@ def prepare(renderer: str, face: Image.Image, target: FitTarget, *, preview: boo
     if renderer == "sixel":
         return fitted, sixels(fitted, preview)
     if renderer == "halfcell":
-        return fitted, prepare_halfcell(fitted, target.cols, target.rows, console)
+        span = HALFCELL_PREVIEW_SPAN if preview else 1
+        return fitted, prepare_halfcell(fitted, target.cols, target.rows, console, span)
     return fitted, None
