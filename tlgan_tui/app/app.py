@@ -40,7 +40,7 @@ from tlgan_tui.app.pacing import (
     full_quality_fits,
 )
 from tlgan_tui.app.renderers import Renderer
-from tlgan_tui.app.renderers.wire import Prepared, prepare
+from tlgan_tui.app.renderers.wire import Prepared, prepare, wire_bytes
 from tlgan_tui.app.screens.help import HelpScreen
 from tlgan_tui.app.widgets.face_view import FaceView, FitTarget, fit_face
 from tlgan_tui.app.widgets.feature_list import FeatureList, FeatureRow
@@ -578,6 +578,8 @@ class TlganApp(App[None]):
     def on_frame_ready(self, message: FrameReady) -> None:
         if message.generation <= self._shown_generation:
             return  # an older frame than the one on screen
+        if self._too_slow_for_full(message):
+            return
         if self._pending_display is not None or not self.pacer.can_write(time.monotonic()):
             # The link still carries the previous frame: keep only the newest.
             if self._held is not None and self._held.generation < message.generation:
@@ -587,6 +589,20 @@ class TlganApp(App[None]):
             self._schedule_release()
             return
         self._show_frame(message)
+
+    def _too_slow_for_full(self, message: FrameReady) -> bool:
+        """`--quality auto`: drop a full-quality frame the link would carry too slowly
+        (the preview stays; later full frames are not rendered until the link is faster)."""
+        if (message.timings.preview or self.config.quality != "auto"
+                or self.engine.preview_size is None):
+            return False
+        nbytes = wire_bytes(message.prepared)
+        if nbytes is None or full_quality_fits(self.pacer, nbytes):
+            return False
+        self._full_bytes = nbytes
+        self.frames_dropped += 1
+        self.status_line.set(message="slow link: showing previews (--quality full to override)")
+        return True
 
     def _schedule_release(self) -> None:
         if self._pace_timer is not None:
@@ -634,9 +650,11 @@ class TlganApp(App[None]):
         timings = self._pending_display
         if timings is None:
             return
-        self._pending_display = None
         now = time.monotonic()
         nbytes = self._bytes_out - self._frame_bytes_from
+        if nbytes == 0 and not self.is_headless and now - timings.requested_at < DISPLAY_WAIT_S:
+            return  # Textual calls this hook after batched updates too: not drawn yet
+        self._pending_display = None
         if self.pacer.acknowledge and self._driver is not None:
             self._driver.write(CURSOR_POSITION_QUERY)
         self.pacer.written(now, nbytes, timings.preview)

@@ -56,3 +56,12 @@ def prepare(renderer: str, face: Image.Image, target: FitTarget, *, preview: boo
         span = HALFCELL_PREVIEW_SPAN if preview else 1
         return fitted, prepare_halfcell(fitted, target.cols, target.rows, console, span)
     return fitted, None
+
+
+def wire_bytes(prepared: object) -> int | None:
+    """The bytes a prepared kitty or Sixel frame takes on the wire (None: not known here)."""
+    if isinstance(prepared, KittyFrame):
+        return len(prepared.command)
+    if isinstance(prepared, str):
+        return len(prepared)
+    return None
