@@ -4,9 +4,8 @@ The real app runs in a pseudo-terminal (120 x 36 cells of 10 x 20 px, pinned to
 2 CPU cores). This script is the link and the terminal: it reads everything the
 app writes as fast as sshd would, and hands it to the "terminal" no faster than
 the link's throughput and 20 ms later; keys and the terminal's answers travel
-back with 20 ms of delay too. The terminal answers what the app asks: cursor
-position (CSI 6 n, which the app sends after each frame), device attributes,
-cell size.
+back with 20 ms of delay too. The terminal answers the cursor-position query
+(CSI 6 n) that the app sends after each frame.
 
 A frame is fully received when its cursor-position query reaches the terminal
 (the query is written right after the frame). For each key, key -> frame is the
@@ -40,14 +39,11 @@ COLS, ROWS = 120, 36
 CELL = (10, 20)
 DELAY_S = 0.020  # each way
 PIECE = 2048  # bytes delivered at a time
-# The kitty graphics query that textual-image sends at start-up is not answered:
-# an answer arriving after its 0.1 s timeout reaches Textual's input as keys
-# and stalled the app (the renderer is chosen with --renderer here anyway).
-ANSWERS = {  # query -> the terminal's answer
-    b"\x1b[6n": b"\x1b[1;1R",
-    b"\x1b[c": b"\x1b[?62;4;22c",
-    b"\x1b[16t": b"\x1b[6;%d;%dt" % (CELL[1], CELL[0]),
-}
+# Only the app's own query is answered. textual-image's start-up queries (kitty
+# graphics, device attributes, cell size) are not: an answer arriving after their
+# 0.1 s timeout reaches Textual's input, and one such run stalled the app's keys.
+# The renderer is chosen with --renderer, the cell size comes from the pty.
+ANSWERS = {b"\x1b[6n": b"\x1b[1;1R"}  # query -> the terminal's answer
 
 
 def child(args: argparse.Namespace) -> None:

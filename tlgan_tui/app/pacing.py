@@ -53,7 +53,9 @@ class FramePacer:
         """True while the previous frame may still be on its way."""
         if self.in_flight is None:
             return False
-        if now - self.in_flight[0] > self.ack_timeout:
+        written_at, nbytes, _ = self.in_flight
+        # A big frame on a slow link may rightly take longer than the timeout.
+        if now - written_at > self.ack_timeout + (self.expected_seconds(nbytes) or 0.0):
             self._finish(now, answered=False)
             return False
         return True
@@ -90,7 +92,9 @@ class FramePacer:
         self.deliveries.append(delivery)
         if seconds is not None:
             self.latency_s = seconds if self.latency_s is None else min(self.latency_s, seconds)
-            transfer = seconds - self.latency_s
+            # Frames of one size all look like "latency": count at least half of
+            # the time as transfer (underestimates the link by at most 2x).
+            transfer = max(seconds - self.latency_s, seconds / 2)
             if nbytes >= 4096 and transfer > 0.002:
                 rate = nbytes / transfer
                 self.bytes_per_second = rate if self.bytes_per_second is None else (
