@@ -482,13 +482,15 @@ class TlganApp(App[None]):
         if self._key_time is not None:
             self._last_key_time = self._key_time
         self._key_time = None
-        size = None if full else self.engine.preview_size
+        target = self.face_view.target()
+        side = max(target.canvas_size) if target is not None else None
+        size = None if full else self.engine.preview_size(side)
         if full and self._last_key_time is not None:
             requested_at = self._last_key_time
         wire_preview = size is not None or not self._full_quality()
         kitty_id = getattr(self.face_view.image_widget, "image_id", None)
-        self._render_worker(self._generation, self.state, self.face_view.target(), requested_at,
-                            size, wire_preview, kitty_id)
+        self._render_worker(self._generation, self.state, target, requested_at, size,
+                            wire_preview, kitty_id)
         self._full_after_preview = False
         if size is not None:
             if self._full_timer is not None:
@@ -594,7 +596,7 @@ class TlganApp(App[None]):
         """`--quality auto`: drop a full-quality frame the link would carry too slowly
         (the preview stays; later full frames are not rendered until the link is faster)."""
         if (message.timings.preview or self.config.quality != "auto"
-                or self.engine.preview_size is None):
+                or self.engine.preview_size() is None):
             return False
         nbytes = wire_bytes(message.prepared)
         if nbytes is None or full_quality_fits(self.pacer, nbytes):
