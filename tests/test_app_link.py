@@ -172,3 +172,23 @@ def test_the_pacer_learns_the_link_and_auto_quality_follows_it() -> None:
     assert full_quality_fits(FramePacer(), 1_000_000)  # nothing measured yet
     pacer.written(2.0, 10, preview=False)
     assert not pacer.busy(4.5) and pacer.deliveries[-1].seconds is None  # timed out
+
+
+@async_test
+async def test_auto_quality_keeps_a_full_frame_off_a_link_too_slow_for_it(tmp_path: Path) -> None:
+    from tlgan_tui.app.renderers.kitty import KittyFrame
+    from tlgan_tui.app.worker import FrameReady, FrameTimings
+
+    for quality, shown in (("auto", False), ("full", True)):
+        app = make_app(tmp_path / quality, quality=quality)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.engine.preview_size = lambda side=None: 32  # as if it had previews
+            app.pacer.latency_s, app.pacer.bytes_per_second = 0.04, 250_000  # 2 Mbit/s
+            state, frame = app.last_frame
+            big = KittyFrame("x" * 1_000_000, (680, 680), (68, 34))  # 4 s on this link
+            app.on_frame_ready(FrameReady(app._generation + 1, state, frame, None, None,
+                                          FrameTimings(1.0, 1.0, 0.0), big))
+            await settle(pilot)
+            assert (app._shown_generation == app._generation + 1) is shown
+            assert (app.frames_dropped == 1) is not shown
