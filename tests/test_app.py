@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from app_fixtures import (
     parse_edit_args,
     settle,
 )
+from link_fixtures import kitty_png
 from PIL import Image
 from textual import events
 
@@ -389,29 +391,29 @@ def test_cli_runs_the_editor_on_a_real_generator_and_extractor(tmp_path: Path) -
 
 def test_kitty_frames_send_the_worker_encoded_png(tmp_path: Path,
                                                   capfd: pytest.CaptureFixture[str]) -> None:
-    """The kitty protocol path: the PNG is made in the worker and written as is."""
-    import asyncio
-    import base64
-
+    """The kitty path: one image id, a PNG made in the worker at the face's own size."""
     from tlgan_tui.app.renderers import resolve_renderer
 
     app = make_app(tmp_path, renderer=resolve_renderer("kitty"))
+    sent: list[str] = []
 
     async def run() -> None:
         async with app.run_test(size=SIZE) as pilot:
+            write = app._driver.write
+            app._driver.write = lambda text: (sent.append(text), write(text))[1]
             await settle(pilot)
             await pilot.press("l")
             await settle(pilot)
 
     asyncio.run(run())
-    out = capfd.readouterr().out
-    assert "\x1b_G" in out and "f=100" in out  # kitty graphics commands, PNG payload
-    payload = out.split("f=100,q=2;", 1)[1].split("\x1b\\", 1)[0]
-    assert base64.b64decode(payload[:12])[:8] == b"\x89PNG\r\n\x1a\n"
-    records = app.frame_log
-    assert len(records) >= 2 and all(r.encode_ms > 0 for r in records)
+    frames = [t for t in sent if t.startswith("\x1b_Ga=T")]
     widget = app.face_view.image_widget
-    assert widget._payload is not None and widget._payload[0] is widget.image
+    assert len(frames) >= 2
+    assert all(f"i={widget.image_id}," in f and "U=1" in f for f in frames)
+    image = kitty_png(frames[-1])
+    assert image.size == (64, 64)  # the generator's pixels, not the cell area's
+    assert widget.last_frame.cells == (app.face_view._shown_target.cols,
+                                       app.face_view._shown_target.rows)
 
 
 @async_test

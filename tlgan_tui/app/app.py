@@ -29,17 +29,18 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from tlgan_tui.app.renderers import (
-    Renderer,
-    encode_png_base64,
-    encode_sixels,
-    prepare_halfcell,
+from tlgan_tui.app.pacing import (
+    CURSOR_POSITION_QUERY,
+    DEFAULT_MAX_FPS,
+    FramePacer,
+    full_quality_fits,
 )
+from tlgan_tui.app.renderers import Renderer
+from tlgan_tui.app.renderers.wire import Prepared, prepare, wire_bytes
 from tlgan_tui.app.screens.help import HelpScreen
 from tlgan_tui.app.widgets.face_view import FaceView, FitTarget, fit_face
 from tlgan_tui.app.widgets.feature_list import FeatureList, FeatureRow
@@ -84,6 +85,8 @@ class FrameRecord:
     fit_ms: float  # scaling to the widget's pixels (worker)
     encode_ms: float  # textual-image's encoding for the terminal (UI thread)
     preview: bool = False  # a cheaper, smaller rendering shown while keys arrive
+    nbytes: int = 0  # written to the terminal for this frame
+    requested_at: float = 0.0  # time.monotonic() of the key (benchmarks match frames to keys)
 
 
 @dataclass
@@ -106,6 +109,9 @@ class AppConfig:
     show_frame_time: bool = True
     order: list[int] | None = None  # feature rows -> axes indices (None: axes order)
     random_seed: int | None = None  # seeds the "random face" sequence (tests)
+    max_fps: float = DEFAULT_MAX_FPS
+    quality: str = "auto"  # "auto", "full" or "preview": the frame sent once keys stop
+    pace: bool | None = None  # wait for the terminal's answer per frame (None: unless headless)
 
 
 GC_THRESHOLDS = (50_000, 20, 100)  # while the app runs (Python's default: 700, 10, 10)
@@ -197,13 +203,18 @@ class TlganApp(App[None]):
         self.errors: list[str] = []
         self.messages: list[str] = []  # every notification shown (tests read it)
         self._displayed = threading.Event()  # set when a new frame reached the terminal
+        self.pacer = FramePacer(config.max_fps, acknowledge=bool(config.pace))
+        self._held: FrameReady | None = None  # the newest frame waiting for the link
+        self._pace_timer: Timer | None = None
+        self.frames_dropped = 0  # frames replaced while waiting for the link
+        self._bytes_out = 0  # everything written to the terminal
+        self._frame_bytes_from = 0
+        self._full_bytes: int | None = None  # the last full-quality frame's size
         # Half cells are plain text, kitty images a PNG, Sixel images sixel data:
         # the worker makes them ready for the terminal, off the UI thread.
         widget_class = config.renderer.widget_class
-        self._prepare_in_worker = (
-            (config.renderer.name == "halfcell" and hasattr(widget_class, "show_prepared"))
-            or (config.renderer.name in ("kitty", "sixel")
-                and hasattr(widget_class, "show_encoded")))
+        self._prepare_in_worker = any(hasattr(widget_class, method) for method in (
+            "show_prepared", "show_encoded", "show_frame"))
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -218,6 +229,9 @@ class TlganApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.config.pace is None:
+            self.pacer.acknowledge = not self.is_headless
+        self._count_output()
         generator = self.engine.generator
         self.status_line.set(generator=generator.info.name, device=self.engine.device_name,
                              protocol=self.config.renderer.name, step=self.step,
@@ -236,6 +250,19 @@ class TlganApp(App[None]):
         self.messages.append(message)
         super().notify(message, title=title, severity=severity,  # type: ignore[arg-type]
                        timeout=timeout, markup=markup)
+
+    def _count_output(self) -> None:
+        """Count the bytes the app writes to the terminal (frame sizes, link speed)."""
+        driver = self._driver
+        if driver is None:
+            return
+        write = driver.write
+
+        def counting_write(data: str) -> None:
+            self._bytes_out += len(data.encode("utf-8", "surrogateescape"))
+            write(data)
+
+        driver.write = counting_write  # type: ignore[method-assign]
 
     # -- state ----------------------------------------------------------------------
     @property
@@ -322,6 +349,9 @@ class TlganApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             self._key_time = event.time
+        elif isinstance(event, events.CursorPosition):
+            self._frame_answered()
+            return
         await super().on_event(event)
 
     def action_select(self, delta: int) -> None:
@@ -461,15 +491,27 @@ class TlganApp(App[None]):
         size = None if full else self.engine.preview_size(side)
         if full and self._last_key_time is not None:
             requested_at = self._last_key_time
-        self._render_worker(self._generation, self.state, target, requested_at, size)
+        wire_preview = size is not None or not self._full_quality()
+        kitty_id = getattr(self.face_view.image_widget, "image_id", None)
+        self._render_worker(self._generation, self.state, target, requested_at, size,
+                            wire_preview, kitty_id)
         self._full_after_preview = False
         if size is not None:
             if self._full_timer is not None:
                 self._full_timer.stop()
             self._full_timer = self.set_timer(FULL_AFTER_IDLE_S, self._request_full)
 
+    def _full_quality(self) -> bool:
+        """Whether the frame sent once keys stop is full quality (--quality)."""
+        quality = self.config.quality
+        if quality == "auto":
+            return full_quality_fits(self.pacer, self._full_bytes)
+        return quality == "full"
+
     def _request_full(self) -> None:
         self._full_timer = None
+        if not self._full_quality():
+            return  # the preview stays: a full frame would not cross the link in time
         if self._shown_generation < self._generation:
             # Let the newest preview reach the screen first (a slow CPU would
             # otherwise drop every preview for the full image).
@@ -479,7 +521,8 @@ class TlganApp(App[None]):
 
     @work(thread=True, exclusive=True, group="render", exit_on_error=False)
     def _render_worker(self, generation: int, state: EditState, target: FitTarget | None,
-                       requested_at: float, size: int | None = None) -> None:
+                       requested_at: float, size: int | None = None,
+                       wire_preview: bool = False, kitty_id: int | None = None) -> None:
         worker = get_current_worker()
         engine = self.engine
         with engine.lock:
@@ -495,23 +538,21 @@ class TlganApp(App[None]):
                 engine.requests_dropped += 1
                 return
             start = time.perf_counter()
-            fitted = fit_face(Image.fromarray(frame), target) if target is not None else None
-            fit_ms = (time.perf_counter() - start) * 1000
-            prepared: list[Strip] | str | None = None
-            encode_ms = 0.0
-            if fitted is not None and target is not None and self._prepare_in_worker:
-                start = time.perf_counter()
-                if self.config.renderer.name == "kitty":
-                    prepared = encode_png_base64(fitted)
-                elif self.config.renderer.name == "sixel":
-                    prepared = encode_sixels(fitted)
-                else:
-                    prepared = prepare_halfcell(fitted, target.cols, target.rows, self.console)
-                encode_ms = (time.perf_counter() - start) * 1000
+            fitted: Image.Image | None = None
+            prepared: Prepared = None
+            if target is not None and self._prepare_in_worker:
+                fitted, prepared = prepare(self.config.renderer.name, Image.fromarray(frame),
+                                           target, preview=wire_preview, console=self.console,
+                                           kitty_id=kitty_id)
+            elif target is not None:
+                fitted = fit_face(Image.fromarray(frame), target)
+            elapsed = (time.perf_counter() - start) * 1000
+            # Scaling and encoding happen together for the prepared renderers.
+            fit_ms, encode_ms = (0.0, elapsed) if prepared is not None else (elapsed, 0.0)
             self._displayed.clear()
             self.post_message(FrameReady(generation, state, frame, fitted, target,
                                          FrameTimings(forward_ms, fit_ms, requested_at,
-                                                      encode_ms, size is not None), prepared))
+                                                      encode_ms, wire_preview), prepared))
         if size is not None:
             return  # previews are not measured: the full image follows
         # Score after the frame is on screen: on a small CPU the extractor
@@ -543,21 +584,88 @@ class TlganApp(App[None]):
     def on_frame_ready(self, message: FrameReady) -> None:
         if message.generation <= self._shown_generation:
             return  # an older frame than the one on screen
+        if self._too_slow_for_full(message):
+            return
+        if self._pending_display is not None or not self.pacer.can_write(time.monotonic()):
+            # The link still carries the previous frame: keep only the newest.
+            if self._held is not None and self._held.generation < message.generation:
+                self.frames_dropped += 1
+            if self._held is None or self._held.generation < message.generation:
+                self._held = message
+            self._schedule_release()
+            return
+        self._show_frame(message)
+
+    def _too_slow_for_full(self, message: FrameReady) -> bool:
+        """`--quality auto`: drop a full-quality frame the link would carry too slowly
+        (the preview stays; later full frames are not rendered until the link is faster)."""
+        if (message.timings.preview or self.config.quality != "auto"
+                or self.engine.preview_size() is None):
+            return False
+        nbytes = wire_bytes(message.prepared)
+        if nbytes is None or full_quality_fits(self.pacer, nbytes):
+            return False
+        self._full_bytes = nbytes
+        self.frames_dropped += 1
+        self.status_line.set(message="slow link: showing previews (--quality full to override)")
+        return True
+
+    def _schedule_release(self) -> None:
+        if self._pace_timer is not None:
+            return
+        now = time.monotonic()
+        delay = self.pacer.wait_before_next(now)
+        if self.pacer.in_flight is not None:
+            delay = max(delay, self.pacer.in_flight[0] + self.pacer.ack_timeout - now)
+        self._pace_timer = self.set_timer(max(delay, 0.001) + 0.001, self._release_held)
+
+    def _release_held(self) -> None:
+        self._pace_timer = None
+        held = self._held
+        if held is None:
+            return
+        if self._pending_display is not None or not self.pacer.can_write(time.monotonic()):
+            self._schedule_release()
+            return
+        self._held = None
+        if held.generation > self._shown_generation:
+            self._show_frame(held)
+
+    def _show_frame(self, message: FrameReady) -> None:
         self._shown_generation = message.generation
         self.last_frame = (message.state, message.frame)
+        self._frame_bytes_from = self._bytes_out
         self.face_view.show(message.frame, message.fitted, message.target,  # type: ignore[arg-type]
                             message.prepared)
         self._pending_display = message.timings
+        if getattr(self.face_view.image_widget, "last_frame", None) is not None:
+            self.post_display_hook()  # kitty: the image went out already, by id
         if self._full_after_preview and message.generation == self._generation:
             self._full_after_preview = False
             self._request_render(full=True)
+
+    def _frame_answered(self) -> None:
+        delivery = self.pacer.answered(time.monotonic())
+        if delivery is None:
+            return
+        if delivery.seconds is not None:
+            self.status_line.set(link_ms=delivery.seconds * 1000)
+        self._release_held()
 
     def post_display_hook(self) -> None:
         timings = self._pending_display
         if timings is None:
             return
-        self._pending_display = None
         now = time.monotonic()
+        nbytes = self._bytes_out - self._frame_bytes_from
+        if nbytes == 0 and not self.is_headless and now - timings.requested_at < DISPLAY_WAIT_S:
+            return  # Textual calls this hook after batched updates too: not drawn yet
+        self._pending_display = None
+        if self.pacer.acknowledge and self._driver is not None:
+            self._driver.write(CURSOR_POSITION_QUERY)
+        self.pacer.written(now, nbytes, timings.preview)
+        if not timings.preview:
+            self._full_bytes = nbytes
         if self.first_frame_at is None:
             self.first_frame_at = now
             self.call_later(_freeze_startup_objects)
@@ -565,8 +673,9 @@ class TlganApp(App[None]):
         encode_ms = timings.encode_ms + float(
             getattr(self.face_view.image_widget, "last_encode_ms", 0.0))
         self.frame_log.append(FrameRecord(elapsed, timings.forward_ms, timings.fit_ms,
-                                          encode_ms, timings.preview))
-        self.status_line.set(frame_ms=elapsed)
+                                          encode_ms, timings.preview, nbytes,
+                                          timings.requested_at))
+        self.status_line.set(frame_ms=elapsed, frame_bytes=nbytes, link_ms=None)
         self._displayed.set()
 
     def on_scores_ready(self, message: ScoresReady) -> None:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -24,6 +25,9 @@ from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.edit_state import EditState
 from tlgan_tui.engine.extractors.base import ExtractorSet
 from tlgan_tui.engine.generators.base import Generator
+
+if TYPE_CHECKING:
+    from tlgan_tui.app.renderers.kitty import KittyFrame
 
 PREVIEW_MAX_SIDE = 256
 ExtractorFactory = Callable[[], ExtractorSet]
@@ -47,10 +51,10 @@ class FrameReady(Message):
 
     def __init__(self, generation: int, state: EditState, frame: np.ndarray,
                  fitted: Image.Image | None, target: object, timings: FrameTimings,
-                 prepared: list[Strip] | str | None = None) -> None:
+                 prepared: list[Strip] | str | KittyFrame | None = None) -> None:
         super().__init__()
-        # `fitted` made ready for the terminal in the worker: half-cell strips, or
-        # the kitty protocol's base64 PNG.
+        # `fitted` made ready for the terminal in the worker: half-cell strips,
+        # sixel data or a kitty transmit command.
         self.prepared = prepared
         self.generation = generation
         self.state = state

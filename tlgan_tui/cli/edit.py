@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tlgan_tui.app import RENDERER_CHOICES
+from tlgan_tui.app.pacing import DEFAULT_MAX_FPS, QUALITIES, check_max_fps
 from tlgan_tui.cli.common import (
     add_extractor_options,
     add_generator_options,
@@ -47,6 +48,13 @@ def add_edit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="the face to start from (default: random)")
     parser.add_argument("--renderer", choices=RENDERER_CHOICES, default="auto",
                         help="how to draw the face (default: ask the terminal)")
+    parser.add_argument("--max-fps", type=check_max_fps, default=DEFAULT_MAX_FPS, metavar="N",
+                        help="most faces drawn per second (default: %(default)g); over SSH "
+                        "a new face is also never sent before the last one arrived")
+    parser.add_argument("--quality", choices=QUALITIES, default="auto",
+                        help="the face shown once keys stop: full, the cheaper preview "
+                        "(slow links), or auto: full unless the measured link is too slow "
+                        "(default: auto)")
     parser.add_argument("--out-dir", type=Path, default=Path("tlgan-snapshots"), metavar="DIR",
                         help="where `s` and `g` write (default: ./tlgan-snapshots/)")
     parser.add_argument("--session", type=Path, metavar="FILE",
@@ -249,6 +257,8 @@ def build_config(args: argparse.Namespace, renderer: Renderer | None = None) -> 
         extractor_factory=lambda: open_extractors(args),
         cpu_fallback=cpu_generator if generator.device != torch.device("cpu") else None,
         notices=notices,
+        max_fps=args.max_fps,
+        quality=args.quality,
     )
 
 

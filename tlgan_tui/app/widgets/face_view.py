@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tlgan_tui.app.renderers import Renderer
+from tlgan_tui.app.renderers.kitty import KittyFrame
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ class FaceView(Widget):
         return plan_fit(size.width, size.height, self.renderer, self._background(), aspect)
 
     def show(self, frame: np.ndarray, fitted: Image.Image | None,
-             target: FitTarget | None, prepared: list[Strip] | str | None = None) -> None:
+             target: FitTarget | None,
+             prepared: list[Strip] | str | KittyFrame | None = None) -> None:
         """Draw a new frame; `fitted` was scaled for `target` in the worker when possible
         (and `prepared` holds its terminal-ready strips)."""
         self._frame = frame
@@ -125,7 +127,7 @@ class FaceView(Widget):
         self._put(fitted, current, prepared)
 
     def _put(self, image: Image.Image, target: FitTarget,
-             prepared: list[Strip] | str | None = None) -> None:
+             prepared: list[Strip] | str | KittyFrame | None = None) -> None:
         widget = self.image_widget
         if target != self._shown_target:
             widget.styles.width = target.cols
@@ -134,8 +136,10 @@ class FaceView(Widget):
         if not widget.display:
             widget.display = True
             self.placeholder.display = False
-        if isinstance(prepared, str) and hasattr(widget, "show_encoded"):
-            widget.show_encoded(image, prepared)  # a kitty PNG payload
+        if isinstance(prepared, KittyFrame) and hasattr(widget, "show_frame"):
+            widget.show_frame(image, prepared)  # sent by image id, no repaint
+        elif isinstance(prepared, str) and hasattr(widget, "show_encoded"):
+            widget.show_encoded(image, prepared)  # sixel data
         elif isinstance(prepared, list) and hasattr(widget, "show_prepared"):
             widget.show_prepared(image, prepared)  # half-cell strips
         else:

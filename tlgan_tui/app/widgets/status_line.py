@@ -1,4 +1,4 @@
-"""The status line: generator, device, seed, step, frame time, graphics protocol."""
+"""The status line: generator, device, seed, step, frame time and size, graphics protocol."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ class Status:
     seed: int | None = None
     step: float = 0.4
     frame_ms: float | None = None
+    frame_bytes: int | None = None  # the last frame's bytes on the wire
+    link_ms: float | None = None  # frame written -> the terminal answered (over SSH: the link)
     protocol: str = ""
     psi: float | None = None
     message: str = ""
@@ -58,6 +60,10 @@ class StatusLine(Widget):
         ]
         if s.psi is not None:
             parts.append(f"ψ {s.psi:.1f}")
+        if s.frame_bytes and self.show_frame_time:
+            frame += f" {s.frame_bytes / 1024:.0f} KiB"
+            if s.link_ms is not None:
+                frame += f" → {s.link_ms:.0f} ms"
         parts += [frame, s.protocol]
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" " + " │ ".join(parts), style="bold")

@@ -8,8 +8,6 @@ module before `App.run()`.
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,17 +26,16 @@ from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
-from textual_image._sixel import image_to_sixels
 from textual_image._terminal import get_cell_size
 from textual_image.renderable.halfcell import Image as HalfcellRenderable
 from textual_image.renderable.sixel import Image as SixelRenderable
 from textual_image.renderable.tgp import Image as TGPRenderable
-from textual_image.renderable.tgp import _send_tgp_message
 from textual_image.renderable.unicode import Image as UnicodeRenderable
 from textual_image.widget._base import Image as BaseImage
 from textual_image.widget.sixel import _ImageSixelImpl, _NoopRenderable
 
 from tlgan_tui.app import RENDERER_CHOICES
+from tlgan_tui.app.renderers.kitty import KittyImage
 
 
 class _StripCache:
@@ -129,53 +126,6 @@ class _StripCache:
         return strips
 
 
-def encode_png_base64(image: PILImage.Image) -> str:
-    """The kitty protocol's PNG payload (fast compression: it travels once, locally or
-    over SSH, and a face is small)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-class PreencodedTGP(TGPRenderable):
-    """textual-image's kitty renderable, sending a PNG payload made in the worker.
-
-    The kitty protocol carries the image as base64 PNG in chunks of at most
-    4096 bytes; encoding it is most of a kitty frame's cost, so the render
-    worker does it and the UI thread only writes it out. Without a payload
-    (or at another size) textual-image encodes as usual.
-    """
-
-    payload: tuple[tuple[int, int], str] | None = None
-
-    def _send_image_to_terminal(self, width: int, height: int) -> None:
-        if self.payload is None or self.payload[0] != (width, height):
-            super()._send_image_to_terminal(width, height)
-            return
-        self.terminal_image_id = next(TGPRenderable._image_id_counter)
-        data = self.payload[1]
-        chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)] or [""]
-        for n, chunk in enumerate(chunks):
-            _send_tgp_message(i=self.terminal_image_id, m=0 if n == len(chunks) - 1 else 1,
-                              f=100, payload=chunk, q=2)
-
-
-class FastTGPImage(_StripCache, image_widgets.TGPImage, Renderable=PreencodedTGP):
-    """Kitty graphics protocol, rendered once per frame, payload encoded in the worker."""
-
-    _payload: tuple[PILImage.Image, str] | None = None
-
-    def show_encoded(self, image: PILImage.Image, payload: str) -> None:
-        self.image = image
-        self._payload = (image, payload)
-
-    def _new_renderable(self, width: int, height: int) -> Any:
-        renderable = super()._new_renderable(width, height)
-        if self._payload is not None and self._payload[0] is self._image:
-            renderable.payload = (self._payload[0].size, self._payload[1])
-        return renderable
-
-
 class QuickHalfcell:
     """The same picture as textual-image's half-cell renderable, built faster.
 
@@ -206,12 +156,18 @@ class QuickHalfcell:
             yield Segment.line()
 
 
-def halfcell_rows(image: PILImage.Image, width: int, height: int) -> list[list[Segment]]:
-    """Rows of upper-half-block segments showing `image` in width x height cells."""
+def halfcell_rows(image: PILImage.Image, width: int, height: int,
+                  span: int = 1) -> list[list[Segment]]:
+    """Rows of upper-half-block segments showing `image` in width x height cells.
+
+    `span` > 1 (previews): each image column covers `span` cells and is sent once
+    for all of them, which divides the bytes by about `span`.
+    """
     if image.mode != "RGB":
         image = image.convert("RGB")
-    if image.size != (width, 2 * height):
-        image = image.resize((width, 2 * height))
+    columns = -(-width // span)
+    if image.size != (columns, 2 * height):
+        image = image.resize((columns, 2 * height), PILImage.Resampling.BOX)
     pixels = np.asarray(image, dtype=np.uint32)
     packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
     # Rich's Color and ColorTriplet are named tuples; building them with
@@ -225,20 +181,21 @@ def halfcell_rows(image: PILImage.Image, width: int, height: int) -> list[list[S
                   (values & 255).tolist(), strict=True)}
     from_color = Style.from_color
     rows = packed.tolist()
-    return [[Segment("▀", from_color(colors[top], colors[bottom]))
-             for top, bottom in zip(upper, lower, strict=True)]
+    cells = ["▀" * span] * (columns - 1) + ["▀" * (width - span * (columns - 1))]
+    return [[Segment(text, from_color(colors[top], colors[bottom]))
+             for text, top, bottom in zip(cells, upper, lower, strict=True)]
             for upper, lower in zip(rows[0::2], rows[1::2], strict=True)]
 
 
 def prepare_halfcell(image: PILImage.Image, width: int, height: int,
-                     console: Console) -> list[Strip]:
+                     console: Console, span: int = 1) -> list[Strip]:
     """Half-cell strips with their terminal sequences already made.
 
     Runs in the render worker: the UI thread then only copies finished text
     to the terminal (Textual passes a full-width strip through unchanged and
     reuses its cached rendering).
     """
-    strips = [Strip(row, width) for row in halfcell_rows(image, width, height)]
+    strips = [Strip(row, width) for row in halfcell_rows(image, width, height, span)]
     for strip in strips:
         strip.render(console)
     return strips
@@ -280,11 +237,6 @@ class FastSixelImage(image_widgets.SixelImage, Renderable=_NoopRenderable):
         if self._payload is not None and self._payload[0] is self.image:
             painter.payload = (self._payload[0].size, self._payload[1])
         yield painter
-
-
-def encode_sixels(image: PILImage.Image) -> str:
-    """Sixel data for `image` with textual-image's encoder and default options."""
-    return image_to_sixels(image)
 
 
 @dataclass(frozen=True)
@@ -365,7 +317,7 @@ def resolve_renderer(name: str = "auto") -> Renderer:
             note = (f"{version} cannot show textual-image's kitty images (0.28 or later "
                     "can): drawing with half cells")
     classes: dict[str, type[Widget]] = {
-        "kitty": FastTGPImage,
+        "kitty": KittyImage,
         "sixel": FastSixelImage,
         "halfcell": FastHalfcellImage,
         "unicode": FastUnicodeImage,
