@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     snapshot = read_snapshot(args.source) if args.source else None
     generator = open_generator(args)
     editing = bool(assignments or args.locks)
-    axes = open_axes(args.axes, generator, required=editing)
+    axes = open_axes(args.axes, generator, required=editing, knobs=args.knobs)
     if snapshot is not None:
         return _render_from(args, generator, axes, snapshot, assignments)
     seeds = parse_int_list(args.seeds) if args.seeds else [0 if args.seed is None else args.seed]

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output.is_dir():
         raise TlganError(f"-o {args.output} is a directory; give a .png file name")
     generator = open_generator(args)
-    axes = open_axes(args.axes, generator)
+    axes = open_axes(args.axes, generator, knobs=args.knobs)
     assert axes is not None
     feature = axes.index(args.feature)
     locked = tuple(dict.fromkeys(axes.index(name) for name in args.locks))
