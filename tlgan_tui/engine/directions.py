@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tlgan_tui.engine.axes import FeatureAxes
+from tlgan_tui.engine.fitting import latent_spread
 from tlgan_tui.engine.generators.base import Generator
 
 PCA_SAMPLES = 10_000
@@ -46,3 +48,30 @@ def ganspace_directions(generator: Generator, k: int, n: int = PCA_SAMPLES,
     weight = generator.sefa_weight().detach().float().cpu().numpy().astype(np.float64)
     _, _, vt = np.linalg.svd(weight, full_matrices=False)
     return _fix_signs(vt[: min(k, len(vt))])
+
+
+GANSPACE = "pca"  # the FeatureAxes kind of a GANSpace direction
+DUPLICATE_COSINE = 0.999
+
+
+def with_ganspace(axes: FeatureAxes, generator: Generator, k: int) -> FeatureAxes:
+    """`axes` plus k GANSpace directions named "PCA 1..k" (kind "pca").
+
+    A direction the user already renamed into a knob (it is among the axes)
+    is not shown twice.
+    """
+    if k <= 0:
+        return axes
+    directions = ganspace_directions(generator, k)
+    existing = np.asarray(axes.directions, dtype=np.float64)
+    keep = [i for i, d in enumerate(directions)
+            if not len(existing) or np.abs(existing @ d).max() < DUPLICATE_COSINE]
+    if not keep:
+        return axes
+    names = [f"PCA {i + 1}" for i in keep]
+    taken = {n.lower() for n in axes.names}
+    names = [n if n.lower() not in taken else f"{n} (GANSpace)" for n in names]
+    sigmas = latent_spread(generator.sample(2000, 1), directions[keep])
+    return FeatureAxes([*axes.names, *names], [*axes.kinds, *([GANSPACE] * len(keep))],
+                       np.vstack([axes.directions, directions[keep]]),
+                       np.concatenate([axes.sigmas, sigmas]), dict(axes.info), axes.sha256)

@@ -76,6 +76,11 @@ class Knob:
     def counts(self) -> tuple[int, int]:
         return int((self.labels == 1).sum()), int((self.labels == 0).sum())
 
+    @property
+    def fitted(self) -> bool:
+        """False for answers kept before there were enough of each kind to fit."""
+        return bool(np.linalg.norm(self.direction) > 0)
+
 
 def generator_record(info: GeneratorInfo) -> dict[str, Any]:
     return {"sha256": info.sha256, "name": info.name, "ident": info.ident,
@@ -144,21 +149,24 @@ class KnobFile:
 
     # -- as feature axes ------------------------------------------------------------
     def extend_axes(self, axes: FeatureAxes, source: str = "knobs") -> FeatureAxes:
-        """`axes` with these knobs appended (kind "taught"); a clashing name is refused."""
-        if not self.knobs:
+        """`axes` with these knobs appended (kind "taught"); a clashing name is refused.
+
+        Knobs with answers but no fit yet (fewer than 10 of a kind) are left out."""
+        fitted = [k for k in self.knobs if k.fitted]
+        if not fitted:
             return axes
         names = {n.lower() for n in axes.names}
-        for knob in self.knobs:
+        for knob in fitted:
             if knob.name.lower() in names:
                 raise TlganError(f"{source}: knob {knob.name!r} has the name of a feature "
                                  "already loaded; rename it with `tlgan knobs rename`")
             names.add(knob.name.lower())
         info = dict(axes.info, knobs=sorted(set(axes.info.get("knobs", [])) | {source}))
         merged = FeatureAxes(
-            [*axes.names, *(k.name for k in self.knobs)],
-            [*axes.kinds, *(TAUGHT for _ in self.knobs)],
-            np.vstack([axes.directions, np.stack([k.direction for k in self.knobs])]),
-            np.concatenate([axes.sigmas, [k.sigma for k in self.knobs]]),
+            [*axes.names, *(k.name for k in fitted)],
+            [*axes.kinds, *(TAUGHT for _ in fitted)],
+            np.vstack([axes.directions, np.stack([k.direction for k in fitted])]),
+            np.concatenate([axes.sigmas, [k.sigma for k in fitted]]),
             info, axes.sha256)
         return merged
 
