@@ -100,7 +100,7 @@ class KnobActions:
     # -- swapping the axes --------------------------------------------------------------
     def _swap_axes(self: TlganApp, axes: FeatureAxes,
                    carry: Callable[[EditState], EditState] | None = None,
-                   keep: int | None = None) -> None:
+                   keep: int | None = None, render: bool = True) -> None:
         """Use `axes` from now on; `carry` maps every history state to the new axes."""
         if carry is not None:
             history = self.history
@@ -111,7 +111,7 @@ class KnobActions:
         self.axes = self.config.axes = axes
         self.labels = [knob_label(name, axes.names) for name in axes.names]
         self._apply_filter(keep)
-        self._after_change()
+        self._after_change(render=render)
 
     def _apply_filter(self: TlganApp, keep: int | None = None) -> None:
         keep = self.feature if keep is None and self.order else keep
@@ -182,10 +182,12 @@ class KnobActions:
         existing = [i for i, n in enumerate(self.axes.names) if n.lower() == name.lower()]
         if existing:
             index = existing[0]
-            self._swap_axes(with_row(self.axes, index, direction=fit.direction, sigma=sigma))
+            # The face only changes if it is moved along this knob right now.
+            self._swap_axes(with_row(self.axes, index, direction=fit.direction, sigma=sigma),
+                            render=self.state.offsets[index] != 0 or bool(self.state.locked))
         else:
             self._swap_axes(appended(self.axes, name, TAUGHT, fit.direction, sigma),
-                            state_with_new_axis)
+                            state_with_new_axis, render=False)
 
     def knob_answers_changed(self: TlganApp, name: str, teacher: Teacher) -> None:
         """Answers without a (new) fit are kept too: nothing the user gave is lost."""

@@ -17,14 +17,16 @@ import numpy as np
 from PIL import Image
 from rich.color import Color
 from rich.markup import escape
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tlgan_tui.engine.errors import TlganError
@@ -51,22 +53,24 @@ def grid_shape(width: int, height: int) -> tuple[int, int]:
     return cols, rows
 
 
-def halfblock(image: Image.Image) -> Text:
-    """Two pixels per cell: '▀' in the top pixel's colour on the bottom pixel's."""
+def halfblock(image: Image.Image) -> list[Strip]:
+    """Two pixels per cell: '▀' in the top pixel's colour on the bottom pixel's.
+
+    Made once per face (in the worker) and served as strips: re-rendering rich
+    text for 12 faces on every answer cost the loop more than the refit.
+    """
     pixels = np.asarray(image.convert("RGB"))
-    text = Text(no_wrap=True)
+    strips = []
     for y in range(0, pixels.shape[0] - 1, 2):
-        for x in range(pixels.shape[1]):
-            top, bottom = pixels[y, x], pixels[y + 1, x]
-            text.append("▀", Style(color=Color.from_rgb(*map(int, top)),
-                                   bgcolor=Color.from_rgb(*map(int, bottom))))
-        if y + 2 < pixels.shape[0] - 1:
-            text.append("\n")
-    return text
+        segments = [Segment("▀", Style(color=Color.from_rgb(*map(int, pixels[y, x])),
+                                       bgcolor=Color.from_rgb(*map(int, pixels[y + 1, x]))))
+                    for x in range(pixels.shape[1])]
+        strips.append(Strip(segments, pixels.shape[1]))
+    return strips
 
 
 class FaceBatch(Message):
-    def __init__(self, latents: np.ndarray, faces: list[Text]) -> None:
+    def __init__(self, latents: np.ndarray, faces: list[list[Strip]]) -> None:
         super().__init__()
         self.latents = latents
         self.faces = faces
@@ -79,7 +83,7 @@ class TeachReady(Message):
         self.error = error
 
 
-class FaceCell(Static):
+class FaceCell(Widget):
     DEFAULT_CSS = f"""
     FaceCell {{ width: {CELL_COLS}; height: {CELL_ROWS}; border: round $panel; }}
     FaceCell.current {{ border: heavy $accent; }}
@@ -90,18 +94,24 @@ class FaceCell(Static):
     """
 
     answer: str | None = None
+    face: list[Strip] | None = None
+    label: Strip = Strip.blank(FACE_COLS)
 
-    def show(self, face: Text | None, answer: str | None) -> None:
+    def show(self, face: list[Strip] | None, answer: str | None) -> None:
         self.answer = answer
+        self.face = face
         for name in ("yes", "no"):
             self.set_class(answer == name, name)
         label = {"yes": "✓ yes", "no": "✗ no", "skip": "– skipped"}.get(answer or "", "?")
-        body = Text(no_wrap=True)
-        if face is not None:
-            body.append_text(face)
-            body.append("\n")
-        body.append(label, style="bold")
-        self.update(body)
+        self.label = Strip([Segment(f"{label:<{FACE_COLS}}", Style(bold=True))], FACE_COLS)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        rows = FACE_COLS // 2
+        if y < rows:
+            return self.face[y] if self.face is not None and y < len(self.face) else Strip.blank(
+                FACE_COLS)
+        return self.label if y == rows else Strip.blank(FACE_COLS)
 
 
 class TeachScreen(ModalScreen[None]):
@@ -136,7 +146,7 @@ class TeachScreen(ModalScreen[None]):
         self.teacher: Teacher | None = None
         self.latents = np.zeros((0, 0), np.float32)
         self.cells: list[FaceCell] = []
-        self.faces: list[Text | None] = []
+        self.faces: list[list[Strip] | None] = []
         self.cursor = 0
         self.batch = 0
         self.given: list[tuple[int, int]] = []  # (batch, cell) of each answer given here
@@ -163,7 +173,7 @@ class TeachScreen(ModalScreen[None]):
         self._prepare()
 
     # -- workers ------------------------------------------------------------------
-    @work(thread=True, group="teach", exit_on_error=False)
+    @work(thread=True, group="teach-prepare", exit_on_error=False)
     def _prepare(self) -> None:
         from tlgan_tui.engine.knob_fitting import generator_prior, sampler
 
@@ -189,13 +199,13 @@ class TeachScreen(ModalScreen[None]):
 
         return locked
 
-    @work(thread=True, group="teach", exclusive=True, exit_on_error=False)
+    @work(thread=True, group="teach-faces", exit_on_error=False)
     def _load_batch(self, n: int) -> None:
         engine = self.app.engine  # type: ignore[attr-defined]
         assert self.teacher is not None
         try:
             latents = self.teacher.next_faces(n)
-            faces: list[Text] = []
+            faces: list[list[Strip]] = []
             for start in range(0, n, RENDER_CHUNK):
                 with engine.lock:
                     images = engine.synthesize(latents[start : start + RENDER_CHUNK],
