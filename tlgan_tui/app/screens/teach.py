@@ -162,6 +162,8 @@ class TeachScreen(ModalScreen[None]):
             grid = Grid(*self.cells, id="teach-grid")
             grid.styles.grid_size_columns = cols
             grid.styles.grid_size_rows = rows
+            grid.styles.width = cols * CELL_COLS
+            grid.styles.height = rows * CELL_ROWS
             yield grid
             yield Static("preparing…", id="teach-status")
             yield Static("[b]y[/b] yes  [b]n[/b] no  [b]s[/b] skip  [b]u[/b] undo  "

@@ -66,7 +66,8 @@ class FeatureList(Widget):
         moved = selected != self.selected
         if rows == self.rows and not moved:
             return
-        resized = self._line_count(rows) != self._line_count(self.rows)
+        resized = (self._line_count(rows) != self._line_count(self.rows)
+                   or [r.note for r in rows] != [r.note for r in self.rows])
         self.rows = rows
         self.selected = selected
         self.name_width = max((len(r.name) for r in self.rows), default=8)
@@ -101,7 +102,8 @@ class FeatureList(Widget):
         return 2 + self.name_width + 1 + 2 + (2 * BAR_HALF + 1) + 6 + 2 + value_width
 
     def get_content_width(self, container: object, viewport: object) -> int:
-        return self.natural_width()
+        notes = max((len(r.note) + 1 for r in self.rows if r.note), default=0)
+        return self.natural_width() + notes
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         return max(1, self._line_count(self.rows))
