@@ -162,6 +162,12 @@ async def test_rename_and_delete_knobs_and_name_a_direction(tmp_path: Path) -> N
         assert after == pytest.approx(before, abs=1e-5)
         await pilot.press("u")
         assert len(app.state.offsets) == len(app.axes.names)
+        await pilot.press("q")
+    # Next time the renamed direction is a knob, and is not listed twice.
+    again = make_app(tmp_path)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert _names(again) == ["Male", "Age", "Smile", "Direction 2"]
 
 
 @async_test

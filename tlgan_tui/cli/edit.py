@@ -119,7 +119,24 @@ def add_directions_and_knobs(axes: FeatureAxes, generator: Generator,
     if not 0 <= args.pca <= 64:
         raise TlganError("--pca must be between 0 and 64")
     axes = with_knobs(axes, generator, list(args.knobs))
-    return with_ganspace(axes, generator, args.pca)
+    return with_ganspace(without_renamed_directions(axes), generator, args.pca)
+
+
+def without_renamed_directions(axes: FeatureAxes) -> FeatureAxes:
+    """Drop SeFa directions the user renamed into knobs (`n`), so none shows twice."""
+    import numpy as np
+
+    from tlgan_tui.engine.axes_edits import without_row
+    from tlgan_tui.engine.knobs import TAUGHT
+
+    taught = axes.directions[[k == TAUGHT for k in axes.kinds]]
+    if not len(taught):
+        return axes
+    for index in reversed(range(len(axes.names))):
+        if (axes.kinds[index] == "direction"
+                and np.abs(taught @ axes.directions[index]).max() > 0.999):
+            axes = without_row(axes, index)
+    return axes
 
 
 def _resumable(path: Path, notices: list[tuple[str, str]]) -> Session | None:
