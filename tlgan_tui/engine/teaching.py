@@ -23,6 +23,7 @@ import numpy as np
 from tlgan_tui.engine.errors import TlganError
 
 MIN_PER_CLASS = 10
+GUIDE_PER_CLASS = 3  # answers of each kind before faces are chosen near the boundary
 PRIOR_DIMS = 16
 PRIOR_WEIGHT = 0.1
 EXPLORE_FRACTION = 0.25
@@ -51,26 +52,26 @@ class KnobFit:
 
 
 def fit_knob(latents: np.ndarray, labels: np.ndarray, prior: np.ndarray,
-             c: float = 1.0, folds: int = 5) -> KnobFit:
+             c: float = 1.0, folds: int = 5, min_per_class: int = MIN_PER_CLASS) -> KnobFit:
     """Fit a direction from answers; TlganError when one kind has too few answers."""
     from threadpoolctl import threadpool_limits
 
     # Matrices this small gain nothing from BLAS threads, and on a busy 2-core
     # machine the threads' spinning made a refit 5x slower.
     with threadpool_limits(1):
-        return _fit_knob(latents, labels, prior, c, folds)
+        return _fit_knob(latents, labels, prior, c, folds, min_per_class)
 
 
 def _fit_knob(latents: np.ndarray, labels: np.ndarray, prior: np.ndarray, c: float,
-              folds: int) -> KnobFit:
+              folds: int, min_per_class: int) -> KnobFit:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     labels = np.asarray(labels, dtype=np.int64)
     n_yes, n_no = int((labels == YES).sum()), int((labels == NO).sum())
-    if min(n_yes, n_no) < MIN_PER_CLASS:
+    if min(n_yes, n_no) < min_per_class:
         raise TlganError(
-            f"need at least {MIN_PER_CLASS} answers of each kind to fit a knob; have "
+            f"need at least {min_per_class} answers of each kind to fit a knob; have "
             f"{n_yes} yes and {n_no} no")
     scaled = np.asarray(latents, dtype=np.float64) @ prior
     # An L2-regularised linear model's weights lie in the span of its training
@@ -84,9 +85,10 @@ def _fit_knob(latents: np.ndarray, labels: np.ndarray, prior: np.ndarray, c: flo
 
     # A plain loop instead of cross_val_score: same folds and metric, a third of
     # the time (its validation and parallel machinery cost more than 5 small fits).
-    splits = StratifiedKFold(n_splits=min(folds, n_yes, n_no), shuffle=True, random_state=0)
-    scores = []
-    for train, test in splits.split(x, labels):
+    scores: list[float] = []
+    splits = StratifiedKFold(n_splits=max(2, min(folds, n_yes, n_no)), shuffle=True,
+                             random_state=0)
+    for train, test in (splits.split(x, labels) if folds >= 2 else ()):
         predicted = model().fit(x[train], labels[train]).predict(x[test])
         truth = labels[test]
         scores.append(np.mean([np.mean(predicted[truth == k] == k) for k in (YES, NO)]))
@@ -96,8 +98,8 @@ def _fit_knob(latents: np.ndarray, labels: np.ndarray, prior: np.ndarray, c: flo
     norm = float(np.linalg.norm(direction))
     if not np.isfinite(norm) or norm == 0:
         raise TlganError("the answers gave no direction (all coefficients zero)")
-    return KnobFit(direction / norm, float(fitted.intercept_[0]), coef, float(np.mean(scores)),
-                   n_yes, n_no)
+    accuracy = float(np.mean(scores)) if scores else float("nan")  # folds < 2: not measured
+    return KnobFit(direction / norm, float(fitted.intercept_[0]), coef, accuracy, n_yes, n_no)
 
 
 @dataclass
@@ -169,15 +171,31 @@ class Teacher:
         self.last_error = None
         return self.fit
 
+    def _guide(self) -> KnobFit | None:
+        """The fit that picks faces: the knob's, or before there is one a rough fit
+        from a few answers of each kind (never shown, never saved)."""
+        if not self.active:
+            return None
+        if self.fit is not None:
+            return self.fit
+        n_yes, n_no = self.answers.counts
+        if min(n_yes, n_no) < GUIDE_PER_CLASS:
+            return None
+        x, y = self.answers.arrays(self.dim)
+        try:
+            return fit_knob(x, y, self.prior, folds=0, min_per_class=GUIDE_PER_CLASS)
+        except TlganError:
+            return None
+
     def next_faces(self, n: int) -> np.ndarray:
         """n latents to ask about: near the boundary once there is a fit, else random."""
-        seeds = self.rng.integers(0, 2**31 - 1, size=max(n, self.pool_size if self.active
-                                                        and self.fit is not None else n))
+        guide = self._guide()
+        seeds = self.rng.integers(0, 2**31 - 1, size=max(n, self.pool_size if guide else n))
         pool = self.sample(seeds)
-        if self.fit is None or not self.active:
+        if guide is None:
             return pool[:n]
         n_explore = round(n * self.explore)
-        margin = np.abs((pool.astype(np.float64) @ self.prior) @ self.fit.coef + self.fit.bias)
+        margin = np.abs((pool.astype(np.float64) @ self.prior) @ guide.coef + guide.bias)
         order = np.argsort(margin)
         near = order[: n - n_explore]
         rest = order[n - n_explore:]
