@@ -126,3 +126,26 @@ def test_knobs_list_rename_delete_export_import(tmp_path: Path, run_cli,
     assert code == 0 and "cross-validated accuracy" in out
     code, out, _ = run_cli("render", "--seed", "1", "--set", "Cap=1", "-o", tmp_path / "c.png")
     assert code == 0  # the user's own knobs load without --knobs
+
+
+def test_knob_files_for_another_generator_or_corrupt_are_refused(
+        tmp_path: Path, run_cli, generator: Generator) -> None:
+    other = GeneratorInfo(**{**generator.info.__dict__, "sha256": "e" * 64,
+                             "ident": "other:eeee", "name": "Other GAN"})
+    from tlgan_tui.engine.knobs import Knob, knob_meta
+
+    alien = KnobFile.empty(other)
+    alien.add(Knob("Hat", np.eye(generator.latent_dim)[0], 1.0,
+                   np.zeros((0, generator.latent_dim), np.float32), np.zeros(0, np.int8),
+                   knob_meta("labels", 0.9, 10, 10)))
+    alien.save(tmp_path / "alien.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}junk")
+    for name, message in (("alien.safetensors", "holds knobs for generator Other GAN"),
+                          ("junk.safetensors", "not a")):
+        code, _, err = run_cli("render", "--seed", "1", "--knobs", tmp_path / name,
+                               "-o", tmp_path / "x.png")
+        assert code == 2 and message in err and err.count("\n") == 1, err
+        code, _, err = run_cli("knobs", "import", tmp_path / name)
+        assert code == 2 and message in err, err
+    assert not (tmp_path / "x.png").exists()
+    assert not store_path(generator.info).exists()  # nothing was imported
