@@ -34,6 +34,7 @@ def cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     directory = tmp_path / "cache"
     monkeypatch.setenv(cache.CACHE_ENV, str(directory))
+    monkeypatch.setenv("TLGAN_DATA_DIR", str(tmp_path / "data"))  # taught knobs
     return directory
 
 

@@ -30,9 +30,10 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
+from tlgan_tui.app.knob_actions import KnobActions, sectioned_order
 from tlgan_tui.app.pacing import (
     CURSOR_POSITION_QUERY,
     DEFAULT_MAX_FPS,
@@ -138,7 +139,7 @@ def feature_order(names: list[str]) -> list[int]:
     return [position[name] for name in ordered_feature_names(names)]
 
 
-class TlganApp(App[None]):
+class TlganApp(KnobActions, App[None]):
     """Face on the left, features on the right, status and keys at the bottom."""
 
     CSS_PATH = "app.tcss"
@@ -164,6 +165,11 @@ class TlganApp(App[None]):
         Binding("P", "psi(1)", "ψ +", show=False),
         Binding("s", "snapshot", "snapshot"),
         Binding("g", "gif", "gif", show=False),
+        Binding("t", "teach", "teach", show=False),
+        Binding("n", "rename_knob", "rename", show=False),
+        Binding("x", "delete_knob", "delete knob", show=False),
+        Binding("slash", "filter", "filter", key_display="/", show=False),
+        Binding("escape", "clear_filter", "clear filter", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
     ]
@@ -174,13 +180,15 @@ class TlganApp(App[None]):
         self.axes = config.axes
         self.history = config.history
         self.step = config.step
-        self.order = config.order if config.order is not None else feature_order(config.axes.names)
+        self.order = config.order if config.order is not None else sectioned_order(
+            list(config.axes.names), list(config.axes.kinds))
         # TL-GAN's labels ("Hairline" for CelebA's Receding_Hairline), computed once.
         self.labels = [knob_label(name, config.axes.names) for name in config.axes.names]
         self.selected = min(max(config.selected, 0), max(len(self.order) - 1, 0))
         self.engine = RenderEngine(config.generator, config.axes, config.extractor_factory,
                                    config.cpu_fallback)
         self.writer = SessionWriter(config.session_path) if config.session_path else None
+        self._init_knobs()
         self._rng = random.Random(config.random_seed)
         self._generation = 0  # newest render request
         self._shown_generation = 0  # newest frame on screen
@@ -224,6 +232,10 @@ class TlganApp(App[None]):
         with Horizontal(id="main"):
             yield self.face_view
             with VerticalScroll(id="features-pane", can_focus=False):
+                box = Input(placeholder="filter features", id="feature-filter")
+                box.display = False
+                box.can_focus = False  # until `/`: the editor's keys are not typing
+                yield box
                 yield self.feature_list
         yield self.status_line
         yield Footer()
@@ -241,6 +253,7 @@ class TlganApp(App[None]):
             self.notify(message, severity=severity, timeout=10)  # type: ignore[arg-type]
         self.call_after_refresh(self._request_render)
         self._warm_up_extractors()
+        self._describe_worker(self.axes)
         self._save_session()
 
     def notify(self, message: str, *, title: str = "", severity: str = "information",
@@ -289,7 +302,8 @@ class TlganApp(App[None]):
     def _rows(self) -> list[FeatureRow]:
         state = self.state
         locked = set(state.locked)
-        return [FeatureRow(self.labels[i], state.offsets[i], i in locked, self._value_text(i))
+        return [FeatureRow(self.labels[i], state.offsets[i], i in locked, self._value_text(i),
+                           **self._row_extras(i))
                 for i in self.order]
 
     def _refresh_view(self) -> None:
@@ -461,6 +475,9 @@ class TlganApp(App[None]):
     def action_gif(self) -> None:
         states = self.history.up_to_current()[-MAX_GIF_FRAMES:]
         self._gif_worker(states)
+
+    def action_clear_filter(self) -> None:
+        self.clear_filter()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

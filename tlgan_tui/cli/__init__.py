@@ -26,6 +26,8 @@ SUBCOMMANDS = (
     "tlgan_tui.cli.sweep",
     "tlgan_tui.cli.info",
     "tlgan_tui.cli.train_extractor",
+    "tlgan_tui.cli.teach",
+    "tlgan_tui.cli.knobs",
 )
 
 

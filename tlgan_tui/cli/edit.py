@@ -45,6 +45,12 @@ def add_edit_options(parser: argparse.ArgumentParser) -> None:
     add_extractor_options(parser)
     parser.add_argument("--axes", type=Path, metavar="PATH",
                         help="feature axes file from `tlgan fit` (default: the shipped one)")
+    from tlgan_tui.cli.options import add_knobs_option
+
+    add_knobs_option(parser)
+    parser.add_argument("--pca", type=int, default=5, metavar="K",
+                        help="GANSpace directions (principal components of the latents) "
+                        "shown in their own section (default 5; 0 for none)")
     parser.add_argument("--seed", type=int, help="the face to start from (default: random)")
     parser.add_argument("--renderer", choices=RENDERER_CHOICES, default="auto",
                         help="how to draw the face (default: ask the terminal)")
@@ -119,6 +125,35 @@ def open_axes(path: Path | None, generator: Generator,
     axes = FeatureAxes.load(path)
     axes.check_generator(generator.info, str(path))
     return axes, path.resolve()
+
+
+def add_directions_and_knobs(axes: FeatureAxes, generator: Generator,
+                             args: argparse.Namespace) -> FeatureAxes:
+    """The axes plus GANSpace directions, the user's taught knobs and --knobs files."""
+    from tlgan_tui.cli.options import with_knobs
+    from tlgan_tui.engine.directions import with_ganspace
+
+    if not 0 <= args.pca <= 64:
+        raise TlganError("--pca must be between 0 and 64")
+    axes = with_knobs(axes, generator, list(args.knobs))
+    return with_ganspace(without_renamed_directions(axes), generator, args.pca)
+
+
+def without_renamed_directions(axes: FeatureAxes) -> FeatureAxes:
+    """Drop SeFa directions the user renamed into knobs (`n`), so none shows twice."""
+    import numpy as np
+
+    from tlgan_tui.engine.axes_edits import without_row
+    from tlgan_tui.engine.knobs import TAUGHT
+
+    taught = axes.directions[[k == TAUGHT for k in axes.kinds]]
+    if not len(taught):
+        return axes
+    for index in reversed(range(len(axes.names))):
+        if (axes.kinds[index] == "direction"
+                and np.abs(taught @ axes.directions[index]).max() > 0.999):
+            axes = without_row(axes, index)
+    return axes
 
 
 def _resumable(path: Path, notices: list[tuple[str, str]]) -> Session | None:
@@ -214,6 +249,7 @@ def build_config(args: argparse.Namespace, renderer: Renderer | None = None) -> 
         use_generator_of(args, read_snapshot(Path(args.from_snapshot)).generator.get("sha256"))
     generator = open_generator(args)
     axes, axes_path = open_axes(args.axes, generator, notices)
+    axes = add_directions_and_knobs(axes, generator, args)
 
     step = 0.4
     selected = 0

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     table.add_row("generator", escape(f"{info.name} [{info.ident}] {info.resolution}px, ")
                   + f"{info.latent_dim}-d {info.latent_space}"
                   + (f", psi {generator.psi}" if generator.psi is not None else ""))
-    axes = open_axes(args.axes, generator, required=False)
+    axes = open_axes(args.axes, generator, required=False, knobs=args.knobs)
     if axes is None:
         table.add_row("axes", "none for this generator (make them with `tlgan fit`)")
     else:

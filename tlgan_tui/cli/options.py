@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from tlgan_tui.engine.atomic_write import resolve_target
@@ -104,11 +105,44 @@ def add_axes_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--axes", type=Path, metavar="PATH",
                         help="feature axes file (default: the shipped axes of the generator, "
                         "if it is a shipped one)")
+    add_knobs_option(parser)
 
 
-def open_axes(path: Path | None, generator: Generator, required: bool = True
-              ) -> FeatureAxes | None:
-    """The axes for `generator`: the given file, or the shipped one if it matches."""
+def add_knobs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--knobs", type=Path, action="append", default=[], metavar="FILE",
+                        help="taught knobs file (`tlgan teach -o`, `tlgan knobs export`), "
+                        "used beside the axes and your own knobs (repeatable)")
+
+
+def with_knobs(axes: FeatureAxes, generator: Generator, paths: Sequence[Path] = ()
+               ) -> FeatureAxes:
+    """`axes` plus the user's taught knobs for this generator and those in `paths`."""
+    from tlgan_tui.engine.knobs import load_knob_files, load_store, store_path
+
+    axes = load_store(generator.info).extend_axes(axes, str(store_path(generator.info)))
+    for path, knobs in zip(paths, load_knob_files(paths, generator.info), strict=True):
+        axes = knobs.extend_axes(axes, str(path))
+    return axes
+
+
+def shipped_feature_names(generator: Generator, path: Path | None = None) -> list[str]:
+    """Names of the axes this generator opens with (not counting taught knobs)."""
+    axes = _open_axes(path, generator, required=False)
+    return [] if axes is None else list(axes.names)
+
+
+def open_axes(path: Path | None, generator: Generator, required: bool = True,
+              knobs: Sequence[Path] | None = None) -> FeatureAxes | None:
+    """The axes for `generator`: the given file, or the shipped one if it matches;
+    with `knobs` (a list, maybe empty), the user's and those files' knobs appended."""
+    axes = _open_axes(path, generator, required)
+    if axes is None or knobs is None:
+        return axes
+    return with_knobs(axes, generator, knobs)
+
+
+def _open_axes(path: Path | None, generator: Generator, required: bool = True
+               ) -> FeatureAxes | None:
     if path is not None:
         axes = FeatureAxes.load(path)
         axes.check_generator(generator.info, str(path))

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         use_generator_of(args, snapshot.generator.get("sha256"))
     generator = open_generator(args)
     editing = bool(assignments or args.locks)
-    axes = open_axes(args.axes, generator, required=editing)
+    axes = open_axes(args.axes, generator, required=editing, knobs=args.knobs)
     if axes is not None:
         check_assignments(assignments, args.locks, axes.names)
     if snapshot is not None:

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise TlganError(f"-o {args.output} is a directory; give a .png file name")
     check_output(args.output, args.force)
     generator = open_generator(args)
-    axes = open_axes(args.axes, generator)
+    axes = open_axes(args.axes, generator, knobs=args.knobs)
     assert axes is not None
     feature = axes.index(args.feature)
     check_assignments([(args.feature, 0.0)], args.locks, axes.names)

@@ -26,6 +26,10 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("p  P", "lower / raise truncation ψ by 0.1 (w-space generators)"),
     ("s", "save a snapshot PNG (full resolution, reproducible)"),
     ("g", "save an animated GIF of the edit history"),
+    ("t", "teach a knob: y / n / s(kip) per face, u undoes, escape when done"),
+    ("n", "rename a taught knob, or turn a direction into a named knob"),
+    ("x", "delete a taught knob"),
+    ("/", "filter the feature list (escape clears it)"),
     ("?", "this help"),
     ("q", "quit (the session is saved; `tlgan --resume` brings it back)"),
 )

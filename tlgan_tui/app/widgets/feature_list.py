@@ -21,6 +21,8 @@ class FeatureRow:
     offset: float
     locked: bool
     value: str  # the measured value, "" when the feature has no extractor column
+    note: str = ""  # what moving it does (re-scoring), for knobs without a measured value
+    section: str = ""  # the heading it is listed under ("" = no headings)
 
 
 def offset_bar(offset: float, half: int = BAR_HALF, full: float = BAR_SIGMAS) -> Text:
@@ -64,7 +66,8 @@ class FeatureList(Widget):
         moved = selected != self.selected
         if rows == self.rows and not moved:
             return
-        resized = len(rows) != len(self.rows)
+        resized = (self._line_count(rows) != self._line_count(self.rows)
+                   or [r.note for r in rows] != [r.note for r in self.rows])
         self.rows = rows
         self.selected = selected
         self.name_width = max((len(r.name) for r in self.rows), default=8)
@@ -76,21 +79,42 @@ class FeatureList(Widget):
         parent = self.parent
         if parent is not None and hasattr(parent, "scroll_to_region"):
             parent.scroll_to_region(  # type: ignore[attr-defined]
-                Region(0, self.selected, 1, 1), animate=False, immediate=True)
+                Region(0, self._line_of(self.selected), 1, 1), animate=False, immediate=True)
+
+    @staticmethod
+    def _headings(rows: Sequence[FeatureRow]) -> list[str | None]:
+        """Per row, the heading drawn above it (None: none)."""
+        out: list[str | None] = []
+        previous = None
+        for row in rows:
+            out.append(row.section if row.section and row.section != previous else None)
+            previous = row.section
+        return out
+
+    def _line_count(self, rows: Sequence[FeatureRow]) -> int:
+        return len(rows) + sum(h is not None for h in self._headings(rows))
+
+    def _line_of(self, index: int) -> int:
+        return index + sum(h is not None for h in self._headings(self.rows[: index + 1]))
 
     def natural_width(self, value_width: int = 10) -> int:
         """Cells a row needs: marker, name, lock, bar, offset and value."""
         return 2 + self.name_width + 1 + 2 + (2 * BAR_HALF + 1) + 6 + 2 + value_width
 
     def get_content_width(self, container: object, viewport: object) -> int:
-        return self.natural_width()
+        notes = max((len(r.note) + 1 for r in self.rows if r.note), default=0)
+        return self.natural_width() + notes
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        return max(1, len(self.rows))
+        return max(1, self._line_count(self.rows))
 
     def render(self) -> Text:
         lines = Text(no_wrap=True, overflow="ellipsis")
-        for i, row in enumerate(self.rows):
+        for i, (row, heading) in enumerate(zip(self.rows, self._headings(self.rows),
+                                               strict=True)):
+            if heading is not None:
+                lines.append(f"{'── ' + heading + ' ':─<{self.name_width + 4}}\n",
+                             style="bold bright_black")
             chosen = i == self.selected
             line = Text(no_wrap=True)
             line.append("▶ " if chosen else "  ", style="bold yellow")
@@ -100,6 +124,8 @@ class FeatureList(Widget):
             line.append_text(offset_bar(row.offset))
             line.append(f" {row.offset:+5.2f}", style="bold" if row.offset else "bright_black")
             line.append(f"  {row.value}", style="cyan")
+            if row.note:
+                line.append(f" {row.note}", style="italic bright_black")
             if chosen:
                 line.stylize("on #303040")
             lines.append_text(line)
