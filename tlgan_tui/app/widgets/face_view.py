@@ -123,8 +123,18 @@ class FaceView(Widget):
         if current is None:
             return
         if fitted is None or target != current:
-            fitted, prepared = fit_face(Image.fromarray(frame), current), None
+            fitted, prepared = self._prepare(frame, current)
         self._put(fitted, current, prepared)
+
+    def _prepare(self, frame: np.ndarray,
+                 target: FitTarget) -> tuple[Image.Image, list[Strip] | str | KittyFrame | None]:
+        """Encode here what the worker could not (a resize, a stale target): the same
+        encoder as the worker's, so kitty still sends the face at its own size."""
+        from tlgan_tui.app.renderers.wire import prepare
+
+        return prepare(self.renderer.name, Image.fromarray(frame), target, preview=False,
+                       console=self.app.console,
+                       kitty_id=getattr(self.image_widget, "image_id", None))
 
     def _put(self, image: Image.Image, target: FitTarget,
              prepared: list[Strip] | str | KittyFrame | None = None) -> None:
@@ -151,4 +161,5 @@ class FaceView(Widget):
             return
         target = self.target()
         if target is not None and target != self._shown_target:
-            self._put(fit_face(Image.fromarray(self._frame), target), target)
+            fitted, prepared = self._prepare(self._frame, target)
+            self._put(fitted, target, prepared)
