@@ -68,3 +68,15 @@ def test_dcgan_session_resumes_with_the_dcgan(tmp_path: Path, ffhq_default: None
     assert again.engine.generator.info.sha256 == app.engine.generator.info.sha256
     assert again.engine.generator.resolution == 64
     assert again.history.current.same_as(app.history.current)
+
+
+def test_ffhq_has_shipped_axes_to_edit_with(run_cli, tmp_path: Path) -> None:
+    code, _, err = run_cli("render", "--generator", "ffhq", "--seed", "3",
+                           "--set", "Direction 3=+3", "--size", "128", "-o", tmp_path / "e.png")
+    assert code == 0, err
+    code, _, err = run_cli("render", "--generator", "ffhq", "--seed", "3",
+                           "--size", "128", "-o", tmp_path / "p.png")
+    assert code == 0, err
+    edited = np.asarray(Image.open(tmp_path / "e.png").convert("RGB"), dtype=float)
+    plain = np.asarray(Image.open(tmp_path / "p.png").convert("RGB"), dtype=float)
+    assert np.abs(edited - plain).mean() > 5  # the SeFa direction visibly changes the face
