@@ -12,7 +12,13 @@ Inside the app each frame records:
 
 Pinned to 2 CPU cores (the target machine), default generator, CPU.
 
+With a generator that has previews (`--generator ffhq`) keys come in bursts
+(`--burst 3` keys 100 ms apart, then a pause) and the frames split into
+previews (key -> preview frame) and full images (last key of the burst ->
+full image on screen).
+
     python benchmarks/app_latency.py [--renderer halfcell|kitty|unicode] [--keys 60]
+    python benchmarks/app_latency.py --generator ffhq --burst 3 --keys 30
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ def child(args: argparse.Namespace) -> None:
 
     edit_args = build_parser().parse_args([
         "edit", "--device", "cpu", "--seed", "3", "--renderer", args.renderer,
+        *(["--generator", args.generator] if args.generator else []),
         "--session", str(Path(args.out).with_suffix(".session.json")),
         "--out-dir", str(Path(args.out).parent)])
     app = build_app(edit_args)
@@ -70,7 +77,8 @@ def _torch_threads() -> int:
 
 def run_in_pty(renderer: str, keys: int, interval: float, cores: set[int] | None,
                warmup: float = 2.0, measure: bool = True,
-               torch_threads: int = 0) -> dict[str, Any]:
+               torch_threads: int = 0, generator: str | None = None,
+               burst: int = 0, pause: float = 1.5) -> dict[str, Any]:
     """Start the app in a pty, type `keys` keys, quit; the app's timings plus start-up."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ,
@@ -81,7 +89,8 @@ def run_in_pty(renderer: str, keys: int, interval: float, cores: set[int] | None
         env.pop("TMUX", None)
         command = [sys.executable, str(Path(__file__).resolve()), "--child", "--out", str(out),
                    "--renderer", renderer, *(["--no-measure"] if not measure else []),
-                   *(["--torch-threads", str(torch_threads)] if torch_threads else [])]
+                   *(["--torch-threads", str(torch_threads)] if torch_threads else []),
+                   *(["--generator", generator] if generator else [])]
 
         def pin() -> None:
             os.setsid()
@@ -110,7 +119,7 @@ def run_in_pty(renderer: str, keys: int, interval: float, cores: set[int] | None
         time.sleep(warmup)
         for i in range(keys):
             os.write(master, b"l" if (i // 3) % 2 == 0 else b"h")
-            time.sleep(interval)
+            time.sleep(pause if burst and (i + 1) % burst == 0 else interval)
         time.sleep(0.5)
         os.write(master, b"q")
         try:
@@ -128,8 +137,11 @@ def run_in_pty(renderer: str, keys: int, interval: float, cores: set[int] | None
     return result
 
 
-def summarize(result: dict[str, Any], skip: int = 1) -> dict[str, float]:
+def summarize(result: dict[str, Any], skip: int = 1, preview: bool | None = None
+              ) -> dict[str, float]:
     frames = result["frames"][skip:]  # the first frame includes one-off warm-up
+    if preview is not None:
+        frames = [f for f in frames if bool(f.get("preview")) == preview]
     total = [f["total_ms"] for f in frames]
     forward = [f["forward_ms"] for f in frames]
     encode = [f["fit_ms"] + f["encode_ms"] for f in frames]
@@ -157,6 +169,12 @@ def main() -> None:
                         help="do not run the feature extractors (isolates their cost)")
     parser.add_argument("--torch-threads", type=int, default=0,
                         help="override the app's torch thread count (default: cores - 1)")
+    parser.add_argument("--generator", default=None, help="--generator of `tlgan edit`")
+    parser.add_argument("--burst", type=int, default=0, metavar="K",
+                        help="type K keys --interval apart, then pause --pause s (0: no pauses)")
+    parser.add_argument("--pause", type=float, default=1.5)
+    parser.add_argument("--warmup", type=float, default=2.0,
+                        help="seconds before the first key (model load)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -164,12 +182,23 @@ def main() -> None:
         child(args)
         return
     cores = {int(c) for c in args.cores.split(",") if c} or None
-    result = run_in_pty(args.renderer, args.keys, args.interval, cores,
-                        measure=not args.no_measure, torch_threads=args.torch_threads)
-    summary = summarize(result)
+    result = run_in_pty(args.renderer, args.keys, args.interval, cores, args.warmup,
+                        measure=not args.no_measure, torch_threads=args.torch_threads,
+                        generator=args.generator, burst=args.burst, pause=args.pause)
     load = os.getloadavg()[0]
     print(f"renderer {result['renderer']}, cores {sorted(cores) if cores else 'all'}, "
-          f"torch threads {result['torch_threads']}, load average {load:.1f}")
+          f"torch threads {result['torch_threads']}, load average {load:.1f}, "
+          f"generator {args.generator or 'default'}")
+    if any(f.get("preview") for f in result["frames"]):
+        for label, preview in (("key -> preview frame", True),
+                               ("last key -> full image", False)):
+            part = summarize(result, preview=preview)
+            print(f"{label:24s} median {part['key_to_frame_median_ms']:7.1f} ms "
+                  f"(p90 {part['key_to_frame_p90_ms']:.1f} ms, {part['frames']:.0f} frames; "
+                  f"forward {part['forward_median_ms']:.1f} ms, "
+                  f"fit + encode {part['encode_median_ms']:.1f} ms)")
+        return
+    summary = summarize(result)
     print(f"frames measured           {summary['frames']}")
     print(f"key -> frame   median     {summary['key_to_frame_median_ms']:6.1f} ms   "
           f"(p90 {summary['key_to_frame_p90_ms']:.1f} ms)")

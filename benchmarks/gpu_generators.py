@@ -10,6 +10,8 @@ on the values): pg-GAN 1024 (CelebA-HQ layout) and StyleGAN2 256/512/1024
 - batch throughput (images/s) at `auto_batch_size`;
 - fit throughput (samples/s) through `sample_pairs` with the default extractors,
   and the time that rate gives for 30,000 pairs;
+- the shipped FFHQ MobileStyleGAN: batch-1 latency and batch-64 throughput at
+  1024 and 256 px (its preview), fp32 and fp16;
 - cold start (fresh processes): the embedded default generator vs a StyleGAN2
   checkpoint loaded from its safetensors conversion cache.
 
@@ -167,6 +169,47 @@ def measure_fit(generator: Generator, extractors: object, samples: int,
     return {"fit_per_s": rate, "fit_30k_s": FIT_TARGET_PAIRS / rate, "workers": workers}
 
 
+def ffhq_rows(device: torch.device, precisions: list[torch.dtype], quick: bool,
+              repeats: int) -> None:
+    """The shipped FFHQ MobileStyleGAN: batch-1 latency and batch-64 throughput.
+
+    At 1024 px (full) and 256 px (its preview); --quick: 128-px preview, batch 2.
+    """
+    from tlgan_tui.engine.generators.loading import load_generator
+    from tlgan_tui.engine.paths import shipped_generator
+
+    shipped = shipped_generator("ffhq")
+    assert shipped is not None
+    sizes = (128,) if quick else (1024, 256)
+    batch = 2 if quick else 64
+    print("\nFFHQ MobileStyleGAN (shipped weights):")
+    print("| size | precision | batch 1 (ms) | batch | images/s |")
+    print("|---|---|---:|---:|---:|")
+    for dtype in precisions:
+        precision = "fp16" if dtype == torch.float16 else "fp32"
+        generator = load_generator(shipped.weights_path, device, precision=precision)
+        for size in sizes:
+            single, per_s = _ffhq_row(generator, size, batch, repeats)
+            print(f"| {size} | {precision} | {single:.1f} | {batch} | {per_s:.1f} |",
+                  flush=True)
+        del generator
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _ffhq_row(generator: Generator, size: int, batch: int, repeats: int
+              ) -> tuple[float, float]:
+    """(batch-1 median ms, images/s at `batch`) at one of the generator's sizes."""
+    device = generator.device
+    one = torch.from_numpy(generator.latent_for_seed(0)[None]).to(device)
+    many = torch.from_numpy(generator.sample(batch, 1)).to(device)
+    with torch.inference_mode():
+        single = _median_ms(lambda: generator.forward_at(one, size), device, repeats)
+        batch_ms = _median_ms(lambda: to_uint8(generator.forward_at(many, size)),
+                              device, max(2, repeats // 5), warmup=1)
+    return single, batch / (batch_ms / 1000)
+
+
 # --- cold start ------------------------------------------------------------------------
 
 
@@ -260,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit-samples", type=int, default=None,
                         help="pairs sampled to time fitting (0 skips; default 2048 / quick 32)")
     parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument("--no-ffhq", action="store_true", help="skip the shipped FFHQ rows")
     parser.add_argument("--cold-start-only", action="store_true",
                         help="only the cold-start comparison")
     parser.add_argument("--cold-resolution", type=int, default=None,
@@ -318,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             if device.type == "cuda":
                 torch.cuda.empty_cache()
 
+    if not args.no_ffhq and not args.cold_start_only:
+        ffhq_rows(device, precisions, args.quick, repeats)
     if fit_samples > 0 and models:
         from tlgan_tui.cli.fit import default_workers
 

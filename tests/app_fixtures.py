@@ -106,17 +106,19 @@ class GeneratorProxy:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def synthesize(self, latents: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    def synthesize(self, latents: np.ndarray, batch_size: int = 64,
+                   size: int | None = None) -> np.ndarray:
         self.calls += 1
-        return self.inner.synthesize(latents, batch_size)
+        return self.inner.synthesize(latents, batch_size, size)
 
 
 class SlowGenerator(GeneratorProxy):
     delay = 0.08
 
-    def synthesize(self, latents: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    def synthesize(self, latents: np.ndarray, batch_size: int = 64,
+                   size: int | None = None) -> np.ndarray:
         time.sleep(self.delay)
-        return super().synthesize(latents, batch_size)
+        return super().synthesize(latents, batch_size, size)
 
 
 class FailingGenerator(GeneratorProxy):
@@ -126,7 +128,8 @@ class FailingGenerator(GeneratorProxy):
         super().__init__(inner)
         self.device = torch.device(device)
 
-    def synthesize(self, latents: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    def synthesize(self, latents: np.ndarray, batch_size: int = 64,
+                   size: int | None = None) -> np.ndarray:
         self.calls += 1
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,19 @@ import torch
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.extractors.base import ExtractorSet
 from tlgan_tui.engine.generators.base import Generator
+
+
+@pytest.fixture(scope="session", autouse=True)
+def small_default_generator() -> Iterator[None]:
+    """Tests that need just some generator get the 64-px DCGAN: fast on 2 CPU cores.
+
+    The FFHQ default is tested by name (`--generator ffhq`, tests/test_ffhq_*.py).
+    """
+    from tlgan_tui.engine import paths
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(paths, "DEFAULT_GENERATOR", "digiface")
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ CHILD = textwrap.dedent("""
     from app_fixtures import make_app, settle
 
     async def main() -> None:
-        app = make_app(Path({tmp!r}), "--seed", "11")
+        app = make_app(Path({tmp!r}), "--seed", "11", "--generator", "digiface")
         async with app.run_test(size=(90, 26)) as pilot:
             await settle(pilot)
             await pilot.press("l", "l", "j", "space", "j", "shift+right", "r", "h",

@@ -30,6 +30,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
@@ -70,6 +71,7 @@ PSI_STEP = 0.1
 MAX_GIF_FRAMES = 300
 GIF_MIN_SIZE = 256
 DISPLAY_WAIT_S = 0.5  # longest a worker waits for its frame to be drawn before scoring
+FULL_AFTER_IDLE_S = 0.15  # keys stopped this long: replace the preview by the full image
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class FrameRecord:
     forward_ms: float  # latent maths + generator forward (worker)
     fit_ms: float  # scaling to the widget's pixels (worker)
     encode_ms: float  # textual-image's encoding for the terminal (UI thread)
+    preview: bool = False  # a cheaper, smaller rendering shown while keys arrive
 
 
 @dataclass
@@ -178,6 +181,9 @@ class TlganApp(App[None]):
         self._values: dict[str, float] = {}
         self._value_texts: dict[str, str] = {}
         self._key_time: float | None = None
+        self._last_key_time: float | None = None  # the full image is timed from it
+        self._full_timer: Timer | None = None
+        self._full_after_preview = False  # keys stopped while the last preview rendered
         self._pending_display: FrameTimings | None = None
         self._save_error_shown = False
         self._gc_thresholds = gc.get_threshold()
@@ -438,15 +444,37 @@ class TlganApp(App[None]):
         gc.set_threshold(*self._gc_thresholds)
 
     # -- rendering --------------------------------------------------------------------
-    def _request_render(self) -> None:
+    def _request_render(self, full: bool = False) -> None:
+        """Render the current state: a preview (if the generator has one) then, once
+        no key has come for FULL_AFTER_IDLE_S, the full image."""
         self._generation += 1
         requested_at = self._key_time if self._key_time is not None else time.monotonic()
+        if self._key_time is not None:
+            self._last_key_time = self._key_time
         self._key_time = None
-        self._render_worker(self._generation, self.state, self.face_view.target(), requested_at)
+        size = None if full else self.engine.preview_size
+        if full and self._last_key_time is not None:
+            requested_at = self._last_key_time
+        self._render_worker(self._generation, self.state, self.face_view.target(), requested_at,
+                            size)
+        self._full_after_preview = False
+        if size is not None:
+            if self._full_timer is not None:
+                self._full_timer.stop()
+            self._full_timer = self.set_timer(FULL_AFTER_IDLE_S, self._request_full)
+
+    def _request_full(self) -> None:
+        self._full_timer = None
+        if self._shown_generation < self._generation:
+            # Let the newest preview reach the screen first (a slow CPU would
+            # otherwise drop every preview for the full image).
+            self._full_after_preview = True
+            return
+        self._request_render(full=True)
 
     @work(thread=True, exclusive=True, group="render", exit_on_error=False)
     def _render_worker(self, generation: int, state: EditState, target: FitTarget | None,
-                       requested_at: float) -> None:
+                       requested_at: float, size: int | None = None) -> None:
         worker = get_current_worker()
         engine = self.engine
         with engine.lock:
@@ -454,7 +482,7 @@ class TlganApp(App[None]):
                 engine.requests_dropped += 1
                 return
             try:
-                frame, forward_ms = engine.timed_frame(state, self._fell_back)
+                frame, forward_ms = engine.timed_frame(state, self._fell_back, size)
             except Exception as error:
                 self.post_message(WorkerFailed("render", _describe(error)))
                 return
@@ -478,7 +506,9 @@ class TlganApp(App[None]):
             self._displayed.clear()
             self.post_message(FrameReady(generation, state, frame, fitted, target,
                                          FrameTimings(forward_ms, fit_ms, requested_at,
-                                                      encode_ms), prepared))
+                                                      encode_ms, size is not None), prepared))
+        if size is not None:
+            return  # previews are not measured: the full image follows
         # Score after the frame is on screen: on a small CPU the extractor
         # would otherwise compete with drawing the frame.
         self._displayed.wait(DISPLAY_WAIT_S)
@@ -513,6 +543,9 @@ class TlganApp(App[None]):
         self.face_view.show(message.frame, message.fitted, message.target,  # type: ignore[arg-type]
                             message.prepared)
         self._pending_display = message.timings
+        if self._full_after_preview and message.generation == self._generation:
+            self._full_after_preview = False
+            self._request_render(full=True)
 
     def post_display_hook(self) -> None:
         timings = self._pending_display
@@ -527,7 +560,7 @@ class TlganApp(App[None]):
         encode_ms = timings.encode_ms + float(
             getattr(self.face_view.image_widget, "last_encode_ms", 0.0))
         self.frame_log.append(FrameRecord(elapsed, timings.forward_ms, timings.fit_ms,
-                                          encode_ms))
+                                          encode_ms, timings.preview))
         self.status_line.set(frame_ms=elapsed)
         self._displayed.set()
 

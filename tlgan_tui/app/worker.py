@@ -25,6 +25,7 @@ from tlgan_tui.engine.edit_state import EditState
 from tlgan_tui.engine.extractors.base import ExtractorSet
 from tlgan_tui.engine.generators.base import Generator
 
+PREVIEW_MIN_SIDE = 256
 ExtractorFactory = Callable[[], ExtractorSet]
 GeneratorFactory = Callable[[], Generator]
 
@@ -38,6 +39,7 @@ class FrameTimings:
     fit_ms: float  # scaling to the widget's pixel size
     requested_at: float  # time.monotonic() of the key press that asked for it
     encode_ms: float = 0.0  # terminal encoding done in the worker (half cells)
+    preview: bool = False  # rendered at the generator's preview size
 
 
 class FrameReady(Message):
@@ -139,14 +141,24 @@ class RenderEngine:
     def latent(self, state: EditState) -> np.ndarray:
         return state.latent(self.axes.directions, self.axes.sigmas)
 
-    def synthesize(self, latents: np.ndarray, on_fallback: Callable[[str], None] | None = None
-                   ) -> np.ndarray:
+    @property
+    def preview_size(self) -> int | None:
+        """The size the editor renders at while keys arrive (None: always full).
+
+        The smallest preview of at least PREVIEW_MIN_SIDE px: sharp enough for a
+        terminal-sized face, several times cheaper than the full image.
+        """
+        sizes = [s for s in self.generator.preview_sizes[:-1] if s >= PREVIEW_MIN_SIDE]
+        return sizes[0] if sizes else None
+
+    def synthesize(self, latents: np.ndarray, on_fallback: Callable[[str], None] | None = None,
+                   size: int | None = None) -> np.ndarray:
         """Latents -> uint8 frames; on a failing accelerator, retry once on the CPU.
 
         Call with `lock` held.
         """
         try:
-            return self.generator.synthesize(latents, batch_size=16)
+            return self.generator.synthesize(latents, batch_size=16, size=size)
         except Exception as error:
             if self.generator.device.type == "cpu" or self.cpu_fallback is None:
                 raise
@@ -156,7 +168,7 @@ class RenderEngine:
             self.fell_back = reason
             if on_fallback is not None:
                 on_fallback(reason)
-            return self.generator.synthesize(latents, batch_size=16)
+            return self.generator.synthesize(latents, batch_size=16, size=size)
 
     def _release_accelerator(self) -> None:
         try:
@@ -200,9 +212,9 @@ class RenderEngine:
         return {name: float(v) for name, v in zip(extractors.names, scores, strict=True)}
 
     def timed_frame(self, state: EditState,
-                    on_fallback: Callable[[str], None] | None = None
-                    ) -> tuple[np.ndarray, float]:
+                    on_fallback: Callable[[str], None] | None = None,
+                    size: int | None = None) -> tuple[np.ndarray, float]:
         start = time.perf_counter()
-        frame = self.synthesize(self.latent(state)[None], on_fallback)[0]
+        frame = self.synthesize(self.latent(state)[None], on_fallback, size)[0]
         self.frames_rendered += 1
         return frame, (time.perf_counter() - start) * 1000

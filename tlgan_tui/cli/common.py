@@ -8,12 +8,15 @@ from pathlib import Path
 from tlgan_tui.engine.device import DEVICE_CHOICES, resolve_device
 from tlgan_tui.engine.extractors.base import ExtractorSet
 from tlgan_tui.engine.generators.base import Generator
+from tlgan_tui.engine.paths import shipped_generator, shipped_generator_with_sha256
 
 
 def add_generator_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--generator", type=Path, metavar="PATH",
-                       help="generator weights (default: the embedded DCGAN-64)")
+    group.add_argument("--generator", metavar="NAME|PATH",
+                       help="a shipped generator (ffhq: MobileStyleGAN FFHQ-1024, photoreal, "
+                       "research/personal use; digiface: DCGAN-64, MIT) or a weights file "
+                       "(default: ffhq)")
     group.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                        help="where the generator runs (default: cuda when present, else cpu)")
     group.add_argument("--psi", type=float, default=0.7, metavar="PSI",
@@ -29,10 +32,26 @@ def add_extractor_options(parser: argparse.ArgumentParser) -> None:
                         help="a trained extractor file, used beside the default ones (repeatable)")
 
 
+def generator_path(value: str | Path | None) -> Path | None:
+    """`--generator` value -> weights file (None = the default generator)."""
+    if value is None:
+        return None
+    shipped = shipped_generator(str(value))
+    return shipped.weights_path if shipped is not None else Path(value)
+
+
+def use_generator_of(args: argparse.Namespace, sha256: str | None) -> None:
+    """Without --generator, open the shipped generator a snapshot or session was made with."""
+    if getattr(args, "generator", None) is None:
+        shipped = shipped_generator_with_sha256(sha256)
+        if shipped is not None:
+            args.generator = shipped.name
+
+
 def open_generator(args: argparse.Namespace) -> Generator:
     from tlgan_tui.engine.generators.loading import load_generator
 
-    return load_generator(args.generator, resolve_device(args.device),
+    return load_generator(generator_path(args.generator), resolve_device(args.device),
                           psi=getattr(args, "psi", 0.7),
                           precision=getattr(args, "precision", "auto"))
 

@@ -9,8 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tlgan_tui.app import RENDERER_CHOICES
-from tlgan_tui.cli.common import add_extractor_options, add_generator_options, open_generator
+from tlgan_tui.cli.common import (
+    add_extractor_options,
+    add_generator_options,
+    open_generator,
+    use_generator_of,
+)
 from tlgan_tui.engine.errors import TlganError
+from tlgan_tui.engine.paths import shipped_generator
 
 if TYPE_CHECKING:
     from tlgan_tui.app.app import AppConfig, TlganApp
@@ -88,17 +94,15 @@ def placeholder_axes(latent_dim: int, seed: int = 0) -> FeatureAxes:
 def open_axes(path: Path | None, generator: Generator,
               notices: list[tuple[str, str]]) -> tuple[FeatureAxes, Path | None]:
     from tlgan_tui.engine.axes import FeatureAxes
-    from tlgan_tui.engine.paths import default_axes_path
+    from tlgan_tui.engine.paths import shipped_axes_for
 
     if path is None:
-        default = default_axes_path()
-        if not default.is_file():
-            notices.append(("no fitted axes file yet (run `tlgan fit`): the features are "
-                            "random placeholder directions", "warning"))
+        shipped = shipped_axes_for(generator.info.sha256)
+        if shipped is None:
+            notices.append(("no fitted axes for this generator yet (run `tlgan fit`): the "
+                            "features are random placeholder directions", "warning"))
             return placeholder_axes(generator.latent_dim), None
-        axes = FeatureAxes.load(default)
-        axes.check_generator(generator.info, str(default))
-        return axes, None
+        return shipped, None
     axes = FeatureAxes.load(path)
     axes.check_generator(generator.info, str(path))
     return axes, path.resolve()
@@ -177,9 +181,14 @@ def build_config(args: argparse.Namespace, renderer: Renderer | None = None) -> 
     if session is not None:
         if args.generator is None and session.generator.get("path"):
             args.generator = Path(session.generator["path"])
+        use_generator_of(args, session.generator.get("sha256"))
         if args.axes is None and session.axes.get("path"):
             args.axes = Path(session.axes["path"])
 
+    elif args.from_snapshot is not None and Path(args.from_snapshot).is_file():
+        from tlgan_tui.engine.export import read_snapshot
+
+        use_generator_of(args, read_snapshot(Path(args.from_snapshot)).generator.get("sha256"))
     generator = open_generator(args)
     axes, axes_path = open_axes(args.axes, generator, notices)
 
@@ -205,7 +214,9 @@ def build_config(args: argparse.Namespace, renderer: Renderer | None = None) -> 
     def cpu_generator() -> Generator:
         return open_generator(argparse.Namespace(**{**vars(args), "device": "cpu"}))
 
-    generator_path = Path(args.generator).resolve() if args.generator is not None else None
+    # Shipped generators are stored as None (found again by their sha256).
+    shipped = args.generator is None or shipped_generator(str(args.generator)) is not None
+    generator_path = None if shipped else Path(args.generator).resolve()
     renderer = renderer or resolve_renderer(args.renderer)
     if renderer.note:
         notices.append((renderer.note, "warning"))

@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sefa", type=int, default=5, metavar="K",
                         help="closed-form SeFa directions to add as 'Direction 1..K' (5)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sample-size", type=int, default=None, metavar="PX",
+                        help="render the sampled faces at this preview size of the generator "
+                        "(e.g. 256 for ffhq: ~6x faster; default: full resolution)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="samples per batch (default: sized to the device)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
@@ -96,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     out = Console()
     generator = open_generator(args)
+    if args.sample_size is not None and args.sample_size not in generator.preview_sizes:
+        sizes = ", ".join(str(s) for s in generator.preview_sizes)
+        raise TlganError(f"--sample-size: {generator.info.name} renders at {sizes} px")
     extractors = open_extractors(args)
     batch_size = args.batch_size or default_batch_size(generator)
     workers = default_workers(generator) if args.workers is None else args.workers
@@ -107,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         scorer = ParallelScorer(workers) if workers else None
         try:
             pairs = sample_pairs(generator, extractors, args.samples, args.seed, batch_size,
-                                 progress=lambda n: progress.advance(task, n), scorer=scorer)
+                                 progress=lambda n: progress.advance(task, n), scorer=scorer,
+                                 size=args.sample_size)
         finally:
             if scorer is not None:
                 scorer.close()
@@ -120,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         "command": "tlgan " + shlex.join(getattr(args, "argv", [])),
         "software": f"tlgan-tui {__version__}",
         "psi": generator.psi,
+        "sample_size": args.sample_size or generator.resolution,
     }
     axes, result = fit_axes(pairs, extractors.features, generator.sefa_weight().numpy(),
                             args.method, args.seed, args.sefa, args.svm_fraction, info)
@@ -127,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed + 1)
     starts = generator.z_to_latent(generator.sample_z(args.rescore_faces, rng)).astype(np.float32)
     table = rescoring_table(generator, extractors, axes, starts, RESCORE_STEP,
-                            range(len(axes.names)), batch_size)
+                            range(len(axes.names)), batch_size, args.sample_size)
     axes.info["rescoring"] = {"step": RESCORE_STEP, "faces": args.rescore_faces,
                               "features": extractors.names,
                               "table": np.round(table, 4).tolist()}

@@ -8,7 +8,7 @@ from pathlib import Path
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import Generator
-from tlgan_tui.engine.paths import default_axes_path
+from tlgan_tui.engine.paths import shipped_axes_for
 
 MAX_SEEDS = 100_000
 
@@ -64,8 +64,8 @@ def parse_assignment(text: str) -> tuple[str, float]:
 
 def add_axes_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--axes", type=Path, metavar="PATH",
-                        help="feature axes file (default: the shipped axes of the default "
-                        "generator)")
+                        help="feature axes file (default: the shipped axes of the generator, "
+                        "if it is a shipped one)")
 
 
 def open_axes(path: Path | None, generator: Generator, required: bool = True
@@ -75,12 +75,9 @@ def open_axes(path: Path | None, generator: Generator, required: bool = True
         axes = FeatureAxes.load(path)
         axes.check_generator(generator.info, str(path))
         return axes
-    default = default_axes_path()
-    if default.is_file():
-        axes = FeatureAxes.load(default)
-        made_for = axes.info.get("generator", {}).get("sha256")
-        if made_for == generator.info.sha256:
-            return axes
+    shipped = shipped_axes_for(generator.info.sha256)
+    if shipped is not None:
+        return shipped
     if required:
         raise TlganError(
             f"no feature axes for generator {generator.info.name}; "

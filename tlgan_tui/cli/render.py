@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tlgan_tui.cli.common import add_generator_options, open_generator
+from tlgan_tui.cli.common import add_generator_options, open_generator, use_generator_of
 from tlgan_tui.cli.options import (
     add_axes_option,
     open_axes,
@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         raise TlganError(f"--size must be between 8 and {MAX_SIZE}")
     assignments = [parse_assignment(text) for text in args.sets]
     snapshot = read_snapshot(args.source) if args.source else None
+    if snapshot is not None:
+        use_generator_of(args, snapshot.generator.get("sha256"))
     generator = open_generator(args)
     editing = bool(assignments or args.locks)
     axes = open_axes(args.axes, generator, required=editing)

@@ -26,13 +26,13 @@ def moved_latents(starts: np.ndarray, axes: FeatureAxes, axis: int, step: float,
 
 def rescoring_table(generator: Generator, extractors: ExtractorSet, axes: FeatureAxes,
                     starts: np.ndarray, step: float = 2.0, axis_indices: Sequence[int] = (),
-                    batch_size: int = 128) -> np.ndarray:
+                    batch_size: int = 128, size: int | None = None) -> np.ndarray:
     """(len(axis_indices), n_features): mean change of each measured feature (NaN-safe)."""
-    base = score_latents(generator, extractors, starts, batch_size)
+    base = score_latents(generator, extractors, starts, batch_size, size)
     table = np.empty((len(axis_indices), base.shape[1]))
     for row, axis in enumerate(axis_indices):
         moved = score_latents(generator, extractors, moved_latents(starts, axes, axis, step),
-                              batch_size)
+                              batch_size, size)
         table[row] = np.nanmean(moved - base, axis=0)
     return table
 

@@ -41,20 +41,26 @@ class Pairs:
         return np.isfinite(self.scores[:, column])
 
 
-def images_for_scoring(generator: Generator, latents: np.ndarray) -> np.ndarray:
-    """Render latents as uint8 images no larger than SCORING_SIDE."""
-    if generator.resolution <= SCORING_SIDE:
-        return generator.synthesize(latents, len(latents))
+def images_for_scoring(generator: Generator, latents: np.ndarray,
+                       size: int | None = None) -> np.ndarray:
+    """Render latents as uint8 images no larger than SCORING_SIDE.
+
+    `size` renders at one of the generator's cheaper preview sizes instead of
+    its full resolution (`tlgan fit --sample-size`).
+    """
+    side = size or generator.resolution
+    if side <= SCORING_SIDE:
+        return generator.synthesize(latents, len(latents), size=size)
     with torch.inference_mode():
         batch = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32))
-        images = generator.forward(batch.to(generator.device)).float()
+        images = generator.forward_at(batch.to(generator.device), size).float()
         images = F.interpolate(images, size=(SCORING_SIDE, SCORING_SIDE), mode="area")
         return to_uint8(images)
 
 
 def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: int,
                  batch_size: int = 128, progress: Progress | None = None,
-                 scorer: ParallelScorer | None = None) -> Pairs:
+                 scorer: ParallelScorer | None = None, size: int | None = None) -> Pairs:
     """Draw n latents reproducibly from `seed`, render them and score them, in batches.
 
     With a `scorer`, the default extractors (the set's first) score batches in
@@ -77,7 +83,7 @@ def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: i
         count = min(batch_size, n - start)
         batch = generator.z_to_latent(generator.sample_z(count, rng)).astype(np.float32)
         latents[start : start + count] = batch
-        images = images_for_scoring(generator, batch)
+        images = images_for_scoring(generator, batch, size)
         if scorer is None:
             scores[start : start + count] = extractors.score(images)
             if progress is not None:
@@ -93,10 +99,11 @@ def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: i
 
 
 def score_latents(generator: Generator, extractors: ExtractorSet, latents: np.ndarray,
-                  batch_size: int = 128) -> np.ndarray:
+                  batch_size: int = 128, size: int | None = None) -> np.ndarray:
     """Render and score given latents (N, d) -> (N, k)."""
     out = np.empty((len(latents), len(extractors.features)))
     for start in range(0, len(latents), batch_size):
         chunk = latents[start : start + batch_size]
-        out[start : start + len(chunk)] = extractors.score(images_for_scoring(generator, chunk))
+        images = images_for_scoring(generator, chunk, size)
+        out[start : start + len(chunk)] = extractors.score(images)
     return out

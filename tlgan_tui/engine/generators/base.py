@@ -83,6 +83,23 @@ class Generator(ABC):
     def resolution(self) -> int:
         return self.info.resolution
 
+    @property
+    def preview_sizes(self) -> tuple[int, ...]:
+        """Sizes (px, ascending) `synthesize` can render; the largest is the full image.
+
+        Smaller ones are cheaper previews of the same face where the architecture
+        has them (MobileStyleGAN); other generators have just their one size.
+        """
+        return (self.resolution,)
+
+    def forward_at(self, latents: torch.Tensor, size: int | None) -> torch.Tensor:
+        """`forward` at one of `preview_sizes` (None = full resolution)."""
+        if size is None or size == self.resolution:
+            return self.forward(latents)
+        from tlgan_tui.engine.errors import TlganError
+
+        raise TlganError(f"{self.info.name} renders only at {self.resolution} px, not {size}")
+
     def sample(self, n: int, seed: int) -> np.ndarray:
         """n edit-space latents drawn reproducibly from `seed` (the same on every device)."""
         rng = np.random.default_rng(seed)
@@ -92,14 +109,20 @@ class Generator(ABC):
         """The latent of the face a user knows as "seed N"."""
         return self.sample(1, seed)[0]
 
-    def synthesize(self, latents: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Edit-space latents (N, latent_dim) -> uint8 RGB images (N, H, W, 3)."""
+    def synthesize(self, latents: np.ndarray, batch_size: int = 64,
+                   size: int | None = None) -> np.ndarray:
+        """Edit-space latents (N, latent_dim) -> uint8 RGB images (N, H, W, 3).
+
+        `size` picks one of `preview_sizes` (default: full resolution).
+        """
         latents = np.atleast_2d(np.asarray(latents, dtype=np.float32))
-        out = np.empty((len(latents), self.resolution, self.resolution, 3), dtype=np.uint8)
+        side = size or self.resolution
+        out = np.empty((len(latents), side, side, 3), dtype=np.uint8)
         with torch.inference_mode():
             for start in range(0, len(latents), batch_size):
                 chunk = torch.from_numpy(np.ascontiguousarray(latents[start : start + batch_size]))
-                out[start : start + len(chunk)] = to_uint8(self.forward(chunk.to(self.device)))
+                images = self.forward_at(chunk.to(self.device), size)
+                out[start : start + len(chunk)] = to_uint8(images)
         return out
 
     def render(self, latent: np.ndarray) -> Image.Image:

@@ -8,7 +8,8 @@ as safetensors keyed by the source file's sha256.
 
 Formats, recognized by content (the file name does not matter):
 
-- tlgan safetensors: the embedded DCGAN-64, or a cached conversion;
+- tlgan safetensors: the shipped MobileStyleGAN FFHQ-1024 and DCGAN-64, or a cached
+  conversion;
 - pytorch_GAN_zoo PGAN checkpoint (torch.save: netG / avgG / config);
 - rosinality stylegan2-pytorch checkpoint (torch.save: g_ema / latent_avg);
 - NVIDIA pg-GAN TensorFlow pickle (tuple of tfutil.Network: G, D, Gs);
@@ -32,6 +33,10 @@ from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators import cache, torch_zip
 from tlgan_tui.engine.generators.base import Generator
 from tlgan_tui.engine.generators.dcgan import DCGANGenerator
+from tlgan_tui.engine.generators.mobilestylegan import (
+    MobileStyleGANConfig,
+    MobileStyleGANGenerator,
+)
 from tlgan_tui.engine.generators.pggan import (
     PGGANConfig,
     PGGANGenerator,
@@ -165,6 +170,8 @@ def _load_tlgan_safetensors(path: Path, device: torch.device, dtype: torch.dtype
             return DCGANGenerator(state, sha, device, name=metadata.get("name", "DCGAN-64"))
         except (RuntimeError, KeyError) as error:
             raise TlganError(f"{path}: weights do not fit a DCGAN-64 ({error})") from None
+    if architecture == "mobilestylegan":
+        return _build(metadata, state, sha256_file(path), device, dtype, psi, str(path))
     if architecture in ("pggan", "stylegan2"):
         # A cached conversion opened directly: keep the source's identity.
         sha = metadata.get("source_sha256") or sha256_file(path)
@@ -183,6 +190,10 @@ def _build(metadata: Mapping[str, str], tensors: Mapping[str, torch.Tensor], sha
             sg_config = StyleGAN2Config.from_json(metadata["config"])
             return StyleGAN2Generator(sg_config, tensors, sha, device, dtype,
                                       metadata.get("name"), psi=psi)
+        if architecture == "mobilestylegan":
+            ms_config = MobileStyleGANConfig.from_json(metadata["config"])
+            return MobileStyleGANGenerator(ms_config, tensors, sha, device, dtype,
+                                           metadata.get("name"), psi=psi)
     except (KeyError, TypeError, ValueError) as error:
         raise TlganError(f"{where}: broken generator metadata ({error})") from None
     raise TlganError(f"{where}: unknown generator architecture {architecture!r}")
