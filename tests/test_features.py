@@ -26,7 +26,7 @@ def test_default_plus_celeba_puts_the_21_knobs_first_with_the_default_male_and_a
     ordered = ordered_feature_names(names)
     assert ordered[:21] == [
         "Male", "Age", "Skin_Tone", "Bangs", "Receding_Hairline", "Bald", "Big_Nose",
-        "Pointy_Nose", "Heavy_Makeup", "Smiling", "Mouth_Slightly_Open", "Wavy_Hair",
+        "Pointy_Nose", "Heavy_Makeup", "CelebA_Smiling", "Mouth_Slightly_Open", "Wavy_Hair",
         "Beard", "Goatee", "Sideburns", "Blond_Hair", "Black_Hair", "Gray_Hair",
         "Eyeglasses", "Wearing_Earrings", "Wearing_Necktie",
     ]
@@ -36,6 +36,18 @@ def test_default_plus_celeba_puts_the_21_knobs_first_with_the_default_male_and_a
     assert rest == [n for n in names if n not in set(ordered[:21])]
     assert {"CelebA_Male", "Old", "Young", "No_Beard", "Pale_Skin"} <= set(rest)
     assert [knob_label(n, names) for n in ordered[:21]] == TLGAN_ORDER
+
+
+def test_the_default_extractor_provides_smiling_and_mouth_open_beside_celeba() -> None:
+    from tlgan_tui.engine.extractors.face_features import FaceFeatures
+
+    names = [f.name for f in FaceFeatures.features] + list(feature_names())
+    knobs = dict(tlgan_knobs(names))
+    assert knobs["Male"] == "Male" and knobs["Age"] == "Age"
+    assert knobs["Smiling"] == "Smiling" and knobs["Mouth_Open"] == "Mouth_Opening"
+    ordered = ordered_feature_names(names)
+    assert ordered.index("Smiling") < ordered.index("Mouth_Opening") < ordered.index("Wavy_Hair")
+    assert sorted(ordered) == sorted(names)
 
 
 def test_celeba_alone_falls_back_to_its_own_male_and_old() -> None:

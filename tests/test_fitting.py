@@ -104,13 +104,17 @@ def test_shipped_axes_fit_the_default_generator(shipped_axes: FeatureAxes,
 def test_real_fit_on_a_small_sample_moves_the_measured_feature(
         generator: Generator, extractors: ExtractorSet) -> None:
     pairs = sample_pairs(generator, extractors, 1500, seed=11, batch_size=250)
-    assert pairs.scores.shape == (1500, 2) and np.isfinite(pairs.scores).mean() > 0.99
+    assert pairs.scores.shape == (1500, len(extractors.names))
+    assert pairs.valid_rows(extractors.index("Male")).mean() > 0.85
     axes, _ = fit_axes(pairs, extractors.features, generator.sefa_weight().numpy(), sefa_k=3)
     starts = generator.sample(48, 99)
     male = axes.directions[0] * axes.sigmas[0]
     plus = extractors.score(generator.synthesize(starts + 3 * male))[:, 0]
     minus = extractors.score(generator.synthesize(starts - 3 * male))[:, 0]
-    assert (plus > minus).mean() >= 0.8
+    # Compare where the face is found at both ends (extreme edits can lose it).
+    both = np.isfinite(plus) & np.isfinite(minus)
+    assert both.mean() >= 0.7
+    assert (plus[both] > minus[both]).mean() >= 0.8
 
 
 def test_scoring_in_worker_processes_gives_the_same_pairs(
@@ -121,7 +125,7 @@ def test_scoring_in_worker_processes_gives_the_same_pairs(
     with ParallelScorer(1) as scorer:
         parallel = sample_pairs(generator, extractors, 96, seed=4, batch_size=32, scorer=scorer)
     assert np.array_equal(serial.latents, parallel.latents)
-    assert np.allclose(serial.scores, parallel.scores, atol=1e-5)
+    assert np.allclose(serial.scores, parallel.scores, atol=1e-5, equal_nan=True)
 
 
 def _random_celeba_extractor(path: Path) -> Path:
@@ -148,7 +152,7 @@ def test_trained_extractors_score_beside_the_worker_processes(
     serial = sample_pairs(generator, both, 64, seed=2, batch_size=32)
     with ParallelScorer(1) as scorer:
         parallel = sample_pairs(generator, both, 64, seed=2, batch_size=32, scorer=scorer)
-    assert np.allclose(serial.scores, parallel.scores, atol=1e-5)
+    assert np.allclose(serial.scores, parallel.scores, atol=1e-5, equal_nan=True)
 
 
 def test_fit_with_a_trained_extractor_adds_its_axes(tmp_path: Path, run_cli) -> None:

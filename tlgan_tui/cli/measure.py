@@ -53,14 +53,15 @@ def run(args: argparse.Namespace) -> int:
                for path, row in zip(args.images, rows, strict=True)]
         print(json.dumps(out, indent=2))
         return 0
+    # One row per feature: two dozen features do not fit across a terminal.
     table = Table()
-    table.add_column("image", overflow="fold")
-    for feature in extractors.features:
-        table.add_column(f"{feature.name}{' (' + feature.unit + ')' if feature.unit else ''}",
-                         justify="right")
-    for path, row in zip(args.images, rows, strict=True):
-        table.add_row(str(path), *(f.format_value(v).replace(f" {f.unit}", "") if f.unit
-                                   else f.format_value(v)
-                                   for f, v in zip(extractors.features, row, strict=True)))
+    table.add_column("feature")
+    for path in args.images:
+        table.add_column(str(path), justify="right", overflow="fold")
+    for column, feature in enumerate(extractors.features):
+        unit = f" ({feature.unit})" if feature.unit else ""
+        values = (feature.format_value(row[column]).replace(f" {feature.unit}", "")
+                  if feature.unit else feature.format_value(row[column]) for row in rows)
+        table.add_row(f"{feature.name}{unit}", *values)
     Console().print(table)
     return 0

@@ -5,7 +5,9 @@ found among the loaded features by its TL-GAN name or, failing that, by the
 name a loaded extractor gives it: `Hairline` is CelebA's `Receding_Hairline`,
 `Age` is the default extractor's `Age` (years) or else the CelebA extractor's
 `Old` (= 1 - p(Young)), `Male` is the default extractor's `Male` or else
-`CelebA_Male`. Matching is case-insensitive; names keep their own spelling.
+`CelebA_Male`, `Smiling` the default's face-api "happy" or else CelebA's,
+`Mouth_Open` the default's measured `Mouth_Opening` or else CelebA's
+`Mouth_Slightly_Open`. Matching is case-insensitive; names keep their own spelling.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ TLGAN_KNOBS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Big_Nose", ("Big_Nose",)),
     ("Pointy_Nose", ("Pointy_Nose",)),
     ("Makeup", ("Makeup", "Heavy_Makeup")),
-    ("Smiling", ("Smiling",)),
-    ("Mouth_Open", ("Mouth_Open", "Mouth_Slightly_Open")),
+    ("Smiling", ("Smiling", "CelebA_Smiling")),
+    ("Mouth_Open", ("Mouth_Open", "Mouth_Opening", "Mouth_Slightly_Open")),
     ("Wavy_Hair", ("Wavy_Hair",)),
     ("Beard", ("Beard",)),
     ("Goatee", ("Goatee",)),

@@ -8,11 +8,12 @@ plus JSON metadata (attribute names, input size, normalization, architecture,
 metrics); nothing in it is executed when it is loaded.
 
 Feature names. The extractor exposes all 40 CelebA attributes as probabilities
-under CelebA's own names, with one exception, plus three sign-flipped knobs
+under CelebA's own names, with two exceptions, plus three sign-flipped knobs
 that TL-GAN showed its users:
 
-- CelebA's `Male` is exposed as `CelebA_Male`, because the default age-and-
-  gender extractor already provides `Male` and feature names must be unique.
+- CelebA's `Male` and `Smiling` are exposed as `CelebA_Male` and
+  `CelebA_Smiling`, because the default extractor already provides `Male` and
+  `Smiling` and feature names must be unique.
 - `Beard` = 1 - p(No_Beard) and `Skin_Tone` = 1 - p(Pale_Skin) (TL-GAN's flips).
 - `Old` = 1 - p(Young): TL-GAN's `Age` knob. It is not called `Age` because the
   default extractor's `Age` (in years) already has that name; when both are
@@ -47,7 +48,7 @@ CELEBA_ATTRIBUTES: tuple[str, ...] = (
 )
 
 # CelebA attributes renamed in the feature list (collisions with the default extractor).
-RENAMED: dict[str, str] = {"Male": "CelebA_Male"}
+RENAMED: dict[str, str] = {"Male": "CelebA_Male", "Smiling": "CelebA_Smiling"}
 # TL-GAN's sign-flipped knobs: feature name -> the attribute it negates.
 FLIPPED: dict[str, str] = {"Beard": "No_Beard", "Skin_Tone": "Pale_Skin", "Old": "Young"}
 

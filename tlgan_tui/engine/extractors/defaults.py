@@ -5,15 +5,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tlgan_tui.engine.extractors.age_gender import AgeGenderExtractor
+import torch
+
 from tlgan_tui.engine.extractors.base import Extractor, ExtractorSet
-from tlgan_tui.engine.extractors.faces import AlignMode
+from tlgan_tui.engine.extractors.face_features import FaceFeatures, Mode
 
 
-def load_extractors(extra: Sequence[Path] = (), mode: AlignMode = "frame",
-                    threads: int = 2) -> ExtractorSet:
-    """The default extractors plus any trained extractor files given with --extractor."""
-    extractors: list[Extractor] = [AgeGenderExtractor(mode, threads)]
+def load_extractors(extra: Sequence[Path] = (), mode: Mode = "frame",
+                    threads: int | None = None,
+                    device: torch.device | str | None = None) -> ExtractorSet:
+    """The default extractor (face-api's nets + landmark measures) plus any trained
+    extractor files given with --extractor.
+
+    `threads`: torch's intra-op threads for this process (the worker processes
+    of `parallel.py` use 1); None leaves torch's setting alone.
+    `device`: where the face nets run; default CPU.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    extractors: list[Extractor] = [FaceFeatures(mode, device)]
     for path in extra:
         extractors.append(load_extractor_file(Path(path)))
     return ExtractorSet(extractors)

@@ -1,7 +1,8 @@
 """Scoring with the default extractors in worker processes, overlapping generation.
 
-dlib holds the GIL while it finds landmarks, so threads cannot spread the
-default (CPU-bound) extractors over cores; processes can. Each worker builds
+The default extractor's per-face work (crops, landmark measures) is Python
+holding the GIL, and its small nets scale poorly over torch threads, so
+processes spread it over cores better than threads. Each worker builds
 its own single-threaded default extractors once and scores batches of uint8
 images sent to it. Trained torch extractors (`--extractor`) stay in the main
 process, on the GPU when there is one.
