@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "tlgan_tui.cli.sweep",
     "tlgan_tui.cli.info",
     "tlgan_tui.cli.train_extractor",
+    "tlgan_tui.cli.project",
 )
 
 
