@@ -151,18 +151,20 @@ def working_sizes(generator: Generator, size: int) -> tuple[int, int]:
     return fine, max(8, fine // 2)
 
 
-def pyramid_mse(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean of the MSEs at full, 1/2, 1/4 and 1/8 scale."""
-    total = image.new_zeros(())
+def pyramid_mse(image: torch.Tensor, target: torch.Tensor,
+                per_sample: bool = False) -> torch.Tensor:
+    """Mean of the MSEs at full, 1/2, 1/4 and 1/8 scale (per sample: shape (N,))."""
+    total = image.new_zeros(len(image))
     levels = 0
     for level in range(PYRAMID_LEVELS):
         if level:
             if image.shape[-1] < 8:
                 break
             image, target = F.avg_pool2d(image, 2), F.avg_pool2d(target, 2)
-        total = total + F.mse_loss(image, target)
+        total = total + (image - target).square().mean(dim=(1, 2, 3))
         levels += 1
-    return total / levels
+    total = total / levels
+    return total if per_sample else total.mean()
 
 
 IdentityFn = Callable[[torch.Tensor], torch.Tensor]  # images in [-1, 1] -> (N,) distance
@@ -173,13 +175,27 @@ def invert(generator: Generator, target: np.ndarray, settings: InversionSettings
            progress: Callable[[Progress], None] | None = None,
            cancel: threading.Event | None = None) -> InversionResult:
     """Latent whose rendering matches `target` (uint8 RGB at the fine working size)."""
+    return invert_batch(generator, target[None], settings, identity, progress, cancel)[0]
+
+
+def invert_batch(generator: Generator, targets: np.ndarray, settings: InversionSettings,
+                 identity: IdentityFn | None = None,
+                 progress: Callable[[Progress], None] | None = None,
+                 cancel: threading.Event | None = None) -> list[InversionResult]:
+    """One independent inversion per target (N, H, W, 3), run as one batch.
+
+    Each sample has its own latent, loss, best latent and early stop; the batch
+    stops when every sample has stopped (a stopped sample is kept at its best).
+    `identity` maps images (N, 3, H, W) in [-1, 1] to (N,) distances.
+    """
     started = time.perf_counter()
     if settings.steps < 1:
         raise TlganError("--steps must be at least 1")
     fine, coarse = working_sizes(generator, settings.size)
-    if target.shape[:2] != (fine, fine):
-        raise TlganError(f"the aligned photo is {target.shape[1]} px, expected {fine}")
-    target_t = (torch.from_numpy(np.ascontiguousarray(target)).permute(2, 0, 1)[None].float()
+    n = len(targets)
+    if targets.shape[1:3] != (fine, fine):
+        raise TlganError(f"the aligned photo is {targets.shape[2]} px, expected {fine}")
+    target_t = (torch.from_numpy(np.array(targets, dtype=np.uint8)).permute(0, 3, 1, 2).float()
                 / 127.5 - 1.0).to(generator.device)
     target_coarse = F.interpolate(target_t, size=(coarse, coarse), mode="area")
     prior = latent_prior(generator)
@@ -194,58 +210,69 @@ def invert(generator: Generator, target: np.ndarray, settings: InversionSettings
                                  generator.sample(START_CANDIDATES, settings.seed)])
     with torch.no_grad():
         cand = torch.from_numpy(candidates).to(generator.device)
-        losses = [float(pyramid_mse(render_for_grad(generator, c[None], coarse), target_coarse))
-                  for c in cand]
-        start = cand[int(np.argmin(losses))]
-        u0 = torch.linalg.solve(basis, (start - mean)[:, None])[:, 0]
+        images = torch.cat([render_for_grad(generator, c[None], coarse) for c in cand])
+        losses = torch.stack([pyramid_mse(images, goal[None].expand_as(images), per_sample=True)
+                              for goal in target_coarse])  # (N, candidates)
+        start = cand[losses.argmin(dim=1)]
+        u0 = torch.linalg.solve(basis, (start - mean).T).T
     u = u0.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([u], lr=settings.lr, betas=(0.9, 0.999))
     coarse_steps = round(settings.steps * settings.coarse_fraction) if coarse < fine else 0
-    best_loss, best_u, since_best = math.inf, u.detach().clone(), 0
-    history: list[float] = []
-    stopped_early = False
+    best_loss = torch.full((n,), math.inf)
+    best_u = u.detach().clone()
+    since_best = torch.zeros(n, dtype=torch.long)
+    active = torch.ones(n, dtype=torch.bool)
+    steps_run = torch.zeros(n, dtype=torch.long)
+    history: list[list[float]] = [[] for _ in range(n)]
     step = 0
     for step in range(1, settings.steps + 1):
         if cancel is not None and cancel.is_set():
             raise InversionCancelled("projection cancelled")
         phase = "coarse" if step <= coarse_steps else "fine"
         if step == coarse_steps + 1:
-            best_loss, since_best = math.inf, 0  # losses at a new size are not comparable
+            best_loss[:] = math.inf  # losses at a new size are not comparable
+            since_best[:] = 0
         size, goal = (coarse, target_coarse) if phase == "coarse" else (fine, target_t)
         optimizer.param_groups[0]["lr"] = _lr(settings.lr, step, settings.steps)
-        latent = mean + basis @ u
-        image = render_for_grad(generator, latent[None], size)
-        pixel = pyramid_mse(image, goal)
+        latent = mean + u @ basis.T
+        image = render_for_grad(generator, latent, size)
+        pixel = pyramid_mse(image, goal, per_sample=True)
         loss = pixel
-        ident = torch.zeros(())
+        ident = torch.zeros(n)
         if identity is not None and settings.identity_weight > 0 and phase == "fine":
             full = image if size == fine else F.interpolate(image, size=(fine, fine),
                                                             mode="bilinear")
-            ident = identity(full)[0]
+            ident = identity(full)
             loss = loss + settings.identity_weight * ident
-        excess = F.relu(u.norm() - typical)
+        excess = F.relu(u.norm(dim=1) - typical)
         loss = loss + settings.prior_weight * excess.square() / d
-        value = float(loss.detach())
-        if not math.isfinite(value):
+        values = loss.detach().cpu()
+        if not torch.isfinite(values).all():
             raise TlganError("the projection diverged (loss is not finite)")
-        history.append(value)
-        if value < best_loss * (1 - settings.min_improvement):
-            best_loss, best_u, since_best = value, u.detach().clone(), 0
-        else:
-            since_best += 1
+        improved = active & (values < best_loss * (1 - settings.min_improvement))
+        best_loss = torch.where(improved, values, best_loss)
+        best_u[improved] = u.detach()[improved]
+        since_best = torch.where(improved, 0, since_best + active.long())
+        steps_run += active.long()
+        for i in torch.nonzero(active).flatten().tolist():
+            history[i].append(float(values[i]))
         if progress is not None:
-            progress(Progress(step, settings.steps, value, float(pixel.detach()),
-                              float(ident.detach()), phase))
-        if phase == "fine" and since_best >= settings.patience:
-            stopped_early = step < settings.steps
-            break
+            progress(Progress(step, settings.steps, float(values[active].mean()),
+                              float(pixel.detach()[active].mean()),
+                              float(ident.detach()[active].mean()), phase))
+        if phase == "fine":
+            active &= since_best < settings.patience
+            if not active.any():
+                break
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * active.to(loss.device)).sum().backward()
         optimizer.step()
     with torch.no_grad():
-        latent = (mean + basis @ best_u).float().cpu().numpy().astype(np.float32)
-    return InversionResult(latent, best_loss, step, stopped_early,
-                           time.perf_counter() - started, history)
+        latents = (mean + best_u @ basis.T).float().cpu().numpy().astype(np.float32)
+    seconds = time.perf_counter() - started
+    return [InversionResult(latents[i], float(best_loss[i]), int(steps_run[i]),
+                            int(steps_run[i]) < settings.steps, seconds, history[i])
+            for i in range(n)]
 
 
 def _lr(base: float, step: int, steps: int) -> float:

@@ -26,6 +26,7 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("p  P", "lower / raise truncation ψ by 0.1 (w-space generators)"),
     ("s", "save a snapshot PNG (full resolution, reproducible)"),
     ("g", "save an animated GIF of the edit history"),
+    ("o", "edit your own photo: find its face and its latent (Escape cancels)"),
     ("?", "this help"),
     ("q", "quit (the session is saved; `tlgan --resume` brings it back)"),
 )
