@@ -126,13 +126,15 @@ def latent_prior(generator: Generator) -> LatentPrior:
 def render_for_grad(generator: Generator, latents: torch.Tensor, size: int) -> torch.Tensor:
     """Differentiable images (N, 3, size, size), about [-1, 1], not clamped.
 
-    MobileStyleGAN renders `size` directly through its preview path; other
-    generators render at their resolution and are area-resized.
+    MobileStyleGAN renders through its preview path at the smallest preview
+    size >= `size`; other generators render at their resolution. Either is
+    area-resized to `size` when it differs.
     """
     synthesis = getattr(generator, "synthesis", None)
     skip_for = getattr(generator, "skip_for", None)
-    if synthesis is not None and skip_for is not None and size in generator.preview_sizes:
-        images: torch.Tensor = synthesis(latents.to(generator.device), skip=skip_for(size))
+    render = min((s for s in generator.preview_sizes if s >= size), default=generator.resolution)
+    if synthesis is not None and skip_for is not None and render < generator.resolution:
+        images: torch.Tensor = synthesis(latents.to(generator.device), skip=skip_for(render))
     else:
         images = generator.forward(latents.to(generator.device)).float()
     if images.shape[-1] != size:
