@@ -51,7 +51,8 @@ def read_photo(path: Path | str) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise TlganError(f"{path}: refused, its header declares a decompression bomb") from None
+        raise TlganError(f"{path}: its header declares an image too large to decode "
+                         "(a decompression bomb)") from None
     except UnidentifiedImageError:
         raise TlganError(f"{path} is not an image PIL can read") from None
     except OSError as error:
