@@ -19,7 +19,7 @@ def ffhq_default(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_render_defaults_to_ffhq_at_full_resolution(run_cli, tmp_path: Path,
                                                     ffhq_default: None) -> None:
-    code, out, err = run_cli("render", "--seed", "3", "--size", "256", "-o", tmp_path / "a.png")
+    code, _, err = run_cli("render", "--seed", "3", "--size", "256", "-o", tmp_path / "a.png")
     assert code == 0, err
     small = Image.open(tmp_path / "a.png")
     assert small.size == (256, 256)
@@ -55,3 +55,16 @@ def test_info_lists_the_shipped_generators(run_cli, ffhq_default: None) -> None:
     assert "ffhq" in out and "(default)" in out and "digiface" in out
     assert "1024 px" in out and "64 px" in out and "MIT" in out and "Apache-2.0" in out
     assert " ms" in out and " MB" in out
+
+
+def test_dcgan_session_resumes_with_the_dcgan(tmp_path: Path, ffhq_default: None) -> None:
+    from tests.app_fixtures import make_app
+
+    app = make_app(tmp_path, "--generator", "digiface")
+    app._save_session()
+    app.writer.close()
+    # No --generator now, and the default is FFHQ: the session's sha256 decides.
+    again = make_app(tmp_path, "--resume")
+    assert again.engine.generator.info.sha256 == app.engine.generator.info.sha256
+    assert again.engine.generator.resolution == 64
+    assert again.history.current.same_as(app.history.current)

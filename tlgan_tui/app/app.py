@@ -514,11 +514,12 @@ class TlganApp(App[None]):
         if self._key_time is not None:
             self._last_key_time = self._key_time
         self._key_time = None
-        size = None if full else self.engine.preview_size
+        target = self.face_view.target()
+        side = max(target.canvas_size) if target is not None else None
+        size = None if full else self.engine.preview_size(side)
         if full and self._last_key_time is not None:
             requested_at = self._last_key_time
-        self._render_worker(self._generation, self.state, self.face_view.target(), requested_at,
-                            size)
+        self._render_worker(self._generation, self.state, target, requested_at, size)
         self._full_after_preview = False
         if size is not None:
             if self._full_timer is not None:

@@ -25,7 +25,7 @@ from tlgan_tui.engine.edit_state import EditState
 from tlgan_tui.engine.extractors.base import ExtractorSet
 from tlgan_tui.engine.generators.base import Generator
 
-PREVIEW_MIN_SIDE = 256
+PREVIEW_MAX_SIDE = 256
 ExtractorFactory = Callable[[], ExtractorSet]
 GeneratorFactory = Callable[[], Generator]
 
@@ -141,15 +141,19 @@ class RenderEngine:
     def latent(self, state: EditState) -> np.ndarray:
         return state.latent(self.axes.directions, self.axes.sigmas)
 
-    @property
-    def preview_size(self) -> int | None:
+    def preview_size(self, side: int | None = None) -> int | None:
         """The size the editor renders at while keys arrive (None: always full).
 
-        The smallest preview of at least PREVIEW_MIN_SIDE px: sharp enough for a
-        terminal-sized face, several times cheaper than the full image.
+        The smallest preview that covers `side` (the face's side on screen in
+        image pixels), at most PREVIEW_MAX_SIDE: half-block cells need no more
+        than 128 px, a graphics terminal gets 256.
         """
-        sizes = [s for s in self.generator.preview_sizes[:-1] if s >= PREVIEW_MIN_SIDE]
-        return sizes[0] if sizes else None
+        sizes = self.generator.preview_sizes[:-1]
+        if not sizes:
+            return None
+        wanted = min(side or PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE)
+        covering = [s for s in sizes if s >= wanted]
+        return covering[0] if covering else sizes[-1]
 
     def synthesize(self, latents: np.ndarray, on_fallback: Callable[[str], None] | None = None,
                    size: int | None = None) -> np.ndarray:
