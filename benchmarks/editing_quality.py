@@ -37,6 +37,7 @@ LOCK_PAIRS = ("Male", "Age", "Smiling", "Yaw")
 SWEEP_STEPS = (-3.0, -1.5, 0.0, 1.5, 3.0)
 SWEEP_SEEDS = (1, 2, 3, 4)
 RESULTS = Path(__file__).parent / "results"
+MAX_SWEEP_BYTES = 150_000
 
 
 def slug(text: str) -> str:
@@ -52,6 +53,8 @@ def save_sweep(generator, axes: FeatureAxes, axis: int, directory: Path, size: i
                          [f"{s:+g}" for s in SWEEP_STEPS], title=axes.names[axis], cell=size)
     path = directory / f"{slug(axes.names[axis])}.png"
     grid.save(path, optimize=True)
+    if path.stat().st_size > MAX_SWEEP_BYTES:  # keep the results folder small
+        grid.quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
     return path
 
 

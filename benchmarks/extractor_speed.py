@@ -5,6 +5,9 @@
 Scores default-generator faces in batches of 64 (target: <= 15 ms per face on
 2 CPU cores), three ways: one process with 1 torch thread, one process with 2
 threads, and two worker processes of 1 thread each (what `tlgan fit` uses).
+Wall time and, for one thread, CPU time per face: on a machine shared with
+other jobs the wall times grow with the load, the CPU time much less; two idle
+cores running two workers score about twice as fast as one thread.
 Also the time of each stage at 1 thread. With --device cuda: faces per second.
 """
 
@@ -23,13 +26,14 @@ from tlgan_tui.engine.extractors.parallel import ParallelScorer
 from tlgan_tui.engine.generators.loading import load_generator
 
 
-def per_face_ms(score, faces: np.ndarray, batch: int, repeats: int = 2) -> float:
+def per_face_ms(score, faces: np.ndarray, batch: int, repeats: int = 2,
+                clock=time.perf_counter) -> float:
     best = np.inf
     for _ in range(repeats):
-        started = time.perf_counter()
+        started = clock()
         for i in range(0, len(faces), batch):
             score(faces[i:i + batch])
-        best = min(best, time.perf_counter() - started)
+        best = min(best, clock() - started)
     return best / len(faces) * 1000
 
 
@@ -48,11 +52,14 @@ def main() -> None:
         ms = per_face_ms(extractor.score, faces, args.batch)
         print(f"{args.device}: {ms:.2f} ms per face, {1000 / ms:.0f} faces/s")
         return
-    for threads in (1, 2):
-        extractors = load_extractors(threads=threads)
-        extractors.score(faces[:args.batch])
-        print(f"one process, {threads} torch thread(s): "
-              f"{per_face_ms(extractors.score, faces, args.batch):.2f} ms per face")
+    extractors = load_extractors(threads=1)
+    extractors.score(faces[:args.batch])
+    print(f"one process, 1 torch thread: CPU time "
+          f"{per_face_ms(extractors.score, faces, args.batch, clock=time.process_time):.2f}"
+          f" ms per face, wall {per_face_ms(extractors.score, faces, args.batch):.2f} ms")
+    extractors = load_extractors(threads=2)
+    print(f"one process, 2 torch threads: wall "
+          f"{per_face_ms(extractors.score, faces, args.batch):.2f} ms per face")
     with ParallelScorer(2) as scorer:
         scorer.submit(faces[:args.batch]).get()
         scorer.submit(faces[:args.batch]).get()

