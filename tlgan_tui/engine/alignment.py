@@ -54,6 +54,25 @@ def ffhq_quad(points: KeyPoints) -> Quad:
     return np.stack([c - x - y, c - x + y, c + x + y, c + x - y])
 
 
+def ffhq_matrix(landmarks: np.ndarray, output_size: int) -> np.ndarray:
+    """2 x 3 similarity taking photo pixels to the FFHQ-aligned image's pixels."""
+    quad = ffhq_quad(KeyPoints.from_landmarks(landmarks))
+    s = float(output_size)
+    corners = np.array([[0.0, 0.0], [0.0, s], [s, s], [s, 0.0]])
+    return similarity_transform(quad, corners)
+
+
+def template_matrix(landmarks: np.ndarray, template: np.ndarray, template_size: int,
+                    output_size: int) -> np.ndarray:
+    """2 x 3 similarity taking photo pixels to the template-aligned image's pixels."""
+    points = KeyPoints.from_landmarks(landmarks).array()
+    return similarity_transform(points, np.asarray(template, float) * (output_size / template_size))
+
+
+def apply_matrix(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return np.asarray(points, float) @ matrix[:, :2].T + matrix[:, 2]
+
+
 def align_ffhq(image: np.ndarray, landmarks: np.ndarray, output_size: int,
                enable_padding: bool = True) -> np.ndarray:
     """uint8 RGB photo + 68 landmarks -> the FFHQ-aligned face, (output_size,)*2 RGB."""
@@ -141,9 +160,7 @@ def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 def align_to_template(image: np.ndarray, landmarks: np.ndarray, template: np.ndarray,
                       template_size: int, output_size: int) -> np.ndarray:
     """Warp so the eyes and mouth land on `template` (3 x 2, pixels of a template_size frame)."""
-    points = KeyPoints.from_landmarks(landmarks).array()
-    target = np.asarray(template, float) * (output_size / template_size)
-    forward = similarity_transform(points, target)
+    forward = template_matrix(landmarks, template, template_size, output_size)
     # PIL wants the inverse map (output pixel -> photo pixel).
     a = np.vstack([forward, [0, 0, 1]])
     inverse = np.linalg.inv(a)

@@ -18,7 +18,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tlgan_tui.engine.alignment import align_ffhq, align_to_template, measure_template
+from tlgan_tui.engine.alignment import (
+    align_ffhq,
+    align_to_template,
+    apply_matrix,
+    ffhq_matrix,
+    measure_template,
+    template_matrix,
+)
 from tlgan_tui.engine.face_finding import Box, FaceFinder
 from tlgan_tui.engine.generators.base import Generator
 from tlgan_tui.engine.inversion import (
@@ -81,12 +88,16 @@ def generator_template(generator: Generator) -> np.ndarray:
 
 
 def align_for(generator: Generator, photo: np.ndarray, landmarks: np.ndarray,
-              size: int) -> tuple[np.ndarray, str]:
+              size: int) -> tuple[np.ndarray, str, np.ndarray]:
+    """(aligned face, method, the landmarks carried into the aligned face's pixels)."""
     method = alignment_method(generator)
     if method == "ffhq":
-        return align_ffhq(photo, landmarks, size), method
+        matrix = ffhq_matrix(landmarks, size)
+        return align_ffhq(photo, landmarks, size), method, apply_matrix(matrix, landmarks)
     template = generator_template(generator)
-    return align_to_template(photo, landmarks, template, generator.resolution, size), method
+    matrix = template_matrix(landmarks, template, generator.resolution, size)
+    aligned = align_to_template(photo, landmarks, template, generator.resolution, size)
+    return aligned, method, apply_matrix(matrix, landmarks)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -111,12 +122,16 @@ def render_at(generator: Generator, latent: np.ndarray, size: int) -> np.ndarray
     return np.asarray(image.resize((size, size), Image.Resampling.LANCZOS))
 
 
-def face_box(finder: FaceFinder, aligned: np.ndarray) -> Box:
-    """Where the descriptor looks in the aligned face: its landmarks' box, else the centre."""
-    found = finder.find(aligned)
-    if found.faces:
-        return finder.descriptor_box(found.largest.landmarks)
-    side = aligned.shape[0]
+def face_box(finder: FaceFinder, side: int, landmarks: np.ndarray | None = None) -> Box:
+    """Where the descriptor looks in an aligned face: the box of its landmarks (carried
+    from the photo through the alignment; re-detecting a face that fills the frame is
+    unreliable), else the central 60%."""
+    if landmarks is not None and np.isfinite(landmarks).all():
+        x, y, w, h = finder.descriptor_box(landmarks)
+        left, top = max(0.0, x), max(0.0, y)
+        right, bottom = min(float(side), x + w), min(float(side), y + h)
+        if right - left >= 0.2 * side and bottom - top >= 0.2 * side:
+            return (left, top, right - left, bottom - top)
     return (0.2 * side, 0.2 * side, 0.6 * side, 0.6 * side)
 
 
@@ -124,11 +139,13 @@ def project_aligned(generator: Generator, aligned: np.ndarray, settings: Inversi
                     finder: FaceFinder | None = None,
                     progress: Callable[[Progress], None] | None = None,
                     cancel: threading.Event | None = None,
-                    face_note: str = "", alignment: str = "") -> ProjectionResult:
-    """Invert an already aligned face (uint8 RGB at the working size)."""
+                    face_note: str = "", alignment: str = "",
+                    landmarks: np.ndarray | None = None) -> ProjectionResult:
+    """Invert an already aligned face (uint8 RGB at the working size); `landmarks`: its
+    68 landmarks in the aligned pixels, when known."""
     started = time.perf_counter()
     finder = finder or face_finder()
-    box = face_box(finder, aligned)
+    box = face_box(finder, aligned.shape[0], landmarks)
     identity = None
     if settings.identity_weight > 0:
         goal = torch.from_numpy(np.array(aligned, dtype=np.uint8)).permute(2, 0, 1)[None].float()
@@ -160,8 +177,8 @@ def project_photo(path: Path | str, generator: Generator, settings: InversionSet
     if notes is not None:
         notes(note)
     fine, _ = working_sizes(generator, settings.size)
-    aligned, method = align_for(generator, photo, face.landmarks, fine)
+    aligned, method, landmarks = align_for(generator, photo, face.landmarks, fine)
     result = project_aligned(generator, aligned, settings, finder, progress, cancel, note,
-                             method)
+                             method, landmarks)
     result.seconds = time.perf_counter() - started
     return result
