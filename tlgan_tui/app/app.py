@@ -43,6 +43,7 @@ from tlgan_tui.app.pacing import (
 from tlgan_tui.app.renderers import Renderer
 from tlgan_tui.app.renderers.wire import Prepared, prepare, wire_bytes
 from tlgan_tui.app.screens.help import HelpScreen
+from tlgan_tui.app.screens.open_photo import OpenPhotoScreen, ProjectionDone, ProjectionProgress
 from tlgan_tui.app.widgets.face_view import FaceView, FitTarget, fit_face
 from tlgan_tui.app.widgets.feature_list import FeatureList, FeatureRow
 from tlgan_tui.app.widgets.status_line import StatusLine
@@ -113,6 +114,8 @@ class AppConfig:
     max_fps: float = DEFAULT_MAX_FPS
     quality: str = "auto"  # "auto", "full" or "preview": the frame sent once keys stop
     pace: bool | None = None  # wait for the terminal's answer per frame (None: unless headless)
+    projection_steps: int = 100  # `o`: inversion steps and working size (px)
+    projection_size: int = 256
 
 
 GC_THRESHOLDS = (50_000, 20, 100)  # while the app runs (Python's default: 700, 10, 10)
@@ -169,7 +172,8 @@ class TlganApp(KnobActions, App[None]):
         Binding("n", "rename_knob", "rename", show=False),
         Binding("x", "delete_knob", "delete knob", show=False),
         Binding("slash", "filter", "filter", key_display="/", show=False),
-        Binding("escape", "clear_filter", "clear filter", show=False),
+        Binding("o", "open_photo", "photo", show=False),
+        Binding("escape", "escape", "cancel", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
     ]
@@ -218,6 +222,7 @@ class TlganApp(KnobActions, App[None]):
         self._bytes_out = 0  # everything written to the terminal
         self._frame_bytes_from = 0
         self._full_bytes: int | None = None  # the last full-quality frame's size
+        self._projection_cancel: threading.Event | None = None  # set: `o` is running
         # Half cells are plain text, kitty images a PNG, Sixel images sixel data:
         # the worker makes them ready for the terminal, off the UI thread.
         widget_class = config.renderer.widget_class
@@ -476,11 +481,71 @@ class TlganApp(KnobActions, App[None]):
         states = self.history.up_to_current()[-MAX_GIF_FRAMES:]
         self._gif_worker(states)
 
-    def action_clear_filter(self) -> None:
-        self.clear_filter()
+    def action_escape(self) -> None:
+        """Escape cancels a running photo projection, else clears the feature filter."""
+        if self._projection_cancel is not None:
+            self.action_cancel_projection()
+        else:
+            self.clear_filter()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    # -- `o`: edit your own photo ---------------------------------------------------
+    def action_open_photo(self) -> None:
+        if self._projection_cancel is not None:
+            self.notify("a photo is being projected — Escape cancels it", timeout=3)
+            return
+        self.push_screen(OpenPhotoScreen(), callback=self._project_photo)
+
+    def _project_photo(self, path: Path | None) -> None:
+        if path is None:
+            return
+        self._projection_cancel = threading.Event()
+        self.status_line.set(message=f"projecting {path.name}… (Escape cancels)")
+        self._projection_worker(path, self._projection_cancel)
+
+    def action_cancel_projection(self) -> None:
+        if self._projection_cancel is not None:
+            self._projection_cancel.set()
+
+    @work(thread=True, group="project", exit_on_error=False)
+    def _projection_worker(self, path: Path, cancel: threading.Event) -> None:
+        from tlgan_tui.engine.inversion import InversionCancelled, InversionSettings, Progress
+        from tlgan_tui.engine.projection import project_photo
+
+        def progress(p: Progress) -> None:
+            self.post_message(ProjectionProgress(
+                f"projecting {path.name}: step {p.step}/{p.steps}, loss {p.loss:.4f} "
+                "(Escape cancels)"))
+
+        settings = InversionSettings(steps=self.config.projection_steps,
+                                     size=self.config.projection_size)
+        try:
+            result = project_photo(path, self.engine.generator, settings, progress, cancel,
+                                   notes=lambda text: self.post_message(ProjectionProgress(text)))
+        except InversionCancelled:
+            self.post_message(ProjectionDone(None, "projection cancelled"))
+            return
+        except Exception as error:
+            self.post_message(ProjectionDone(None, ""))
+            self.post_message(WorkerFailed("projection", _describe(error)))
+            return
+        self.post_message(ProjectionDone(
+            result.latent, f"{path.name}: {result.face_note}; PSNR {result.psnr:.1f} dB, "
+            f"descriptor distance {result.descriptor_distance:.2f} (u undoes)"))
+
+    def on_projection_progress(self, message: ProjectionProgress) -> None:
+        self.status_line.set(message=message.text)
+
+    def on_projection_done(self, message: ProjectionDone) -> None:
+        self._projection_cancel = None
+        if message.summary:
+            self.status_line.set(message=message.summary)
+            self.notify(message.summary, timeout=8)
+        if message.latent is not None:
+            latent = np.asarray(message.latent, dtype=np.float32)
+            self._change(lambda s: s.with_start(latent, None, None))
 
     async def action_quit(self) -> None:
         if self.writer is not None:

@@ -28,6 +28,7 @@ SUBCOMMANDS = (
     "tlgan_tui.cli.train_extractor",
     "tlgan_tui.cli.teach",
     "tlgan_tui.cli.knobs",
+    "tlgan_tui.cli.project",
 )
 
 

@@ -30,6 +30,7 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("n", "rename a taught knob, or turn a direction into a named knob"),
     ("x", "delete a taught knob"),
     ("/", "filter the feature list (escape clears it)"),
+    ("o", "edit your own photo: find its face and its latent (Escape cancels)"),
     ("?", "this help"),
     ("q", "quit (the session is saved; `tlgan --resume` brings it back)"),
 )
