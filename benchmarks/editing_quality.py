@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from tlgan_tui.cli.common import generator_path
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.export import labelled_grid
@@ -44,10 +45,12 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "generator"
 
 
-def save_sweep(generator, axes: FeatureAxes, axis: int, directory: Path, size: int) -> Path:
+def save_sweep(generator, axes: FeatureAxes, axis: int, directory: Path, size: int,
+               render_size: int | None = None) -> Path:
     starts = np.stack([generator.latent_for_seed(s) for s in SWEEP_SEEDS])
     rows = [[Image.fromarray(f) for f in generator.synthesize(
-        np.stack([moved_latents(start[None], axes, axis, step)[0] for step in SWEEP_STEPS]))]
+        np.stack([moved_latents(start[None], axes, axis, step)[0] for step in SWEEP_STEPS]),
+        size=render_size)]
         for start in starts]
     grid = labelled_grid(rows, [f"seed {s}" for s in SWEEP_SEEDS],
                          [f"{s:+g}" for s in SWEEP_STEPS], title=axes.names[axis], cell=size)
@@ -65,11 +68,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=256)
     parser.add_argument("--size", type=int, default=96, help="sweep cell side in px")
     parser.add_argument("--amount", type=float, default=3.0)
+    parser.add_argument("--render-size", type=int, default=None,
+                        help="score faces rendered at this preview size (as `fit --sample-size`)")
     args = parser.parse_args()
     if args.seeds < 2 or not 16 <= args.size <= 512:
         raise SystemExit("--seeds must be >= 2 and --size in 16..512")
     try:
-        generator = load_generator(args.generator, torch.device("cpu"))
+        generator = load_generator(generator_path(args.generator), torch.device("cpu"))
         axes = FeatureAxes.load(args.axes or default_axes_path())
         axes.check_generator(generator.info)
     except TlganError as error:
@@ -83,12 +88,14 @@ def main() -> None:
     column = {i: extractors.index(axes.names[i]) for i in knobs}
 
     print(f"# {generator.info.name}, axes {args.axes or default_axes_path()}; "
-          f"{args.seeds} seeds (0..{args.seeds - 1}), moves of +/-{args.amount:g} sigma")
+          f"{args.seeds} seeds (0..{args.seeds - 1}), moves of +/-{args.amount:g} sigma, "
+          f"scored at {args.render_size or generator.resolution} px")
     print(f"{'knob':>22} {'mean change':>12} {'right way':>10} {'scored':>7} {'verdict':>12}")
     own: dict[int, float] = {}
     moves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for i in knobs:
-        minus, plus = effect_of_move(generator, extractors, axes, starts, i, args.amount)
+        minus, plus = effect_of_move(generator, extractors, axes, starts, i, args.amount,
+                                     size=args.render_size)
         moves[i] = (minus, plus)
         c = column[i]
         both = np.isfinite(minus[:, c]) & np.isfinite(plus[:, c])
@@ -98,7 +105,7 @@ def main() -> None:
         unit = extractors.features[c].unit
         print(f"{axes.names[i]:>22} {own[i]:>+12.3f} {right:>10.1%} {both.mean():>7.1%} "
               f"{verdict:>12}  {unit}")
-        save_sweep(generator, axes, i, sweeps, args.size)
+        save_sweep(generator, axes, i, sweeps, args.size, args.render_size)
     print(f"\nsweeps: {sweeps}/")
 
     pair_axes = [i for i in knobs if axes.names[i] in LOCK_PAIRS]
@@ -110,7 +117,7 @@ def main() -> None:
         cb = column[b]
         free_minus, free_plus = moves[a]
         lock_minus, lock_plus = effect_of_move(generator, extractors, axes, starts, a,
-                                               args.amount, locked=[b])
+                                               args.amount, locked=[b], size=args.render_size)
         free = float(np.nanmean(free_plus[:, cb] - free_minus[:, cb]))
         locked = float(np.nanmean(lock_plus[:, cb] - lock_minus[:, cb]))
         share_free, share_locked = abs(free / own[b]), abs(locked / own[b])

@@ -148,14 +148,16 @@ def test_with_the_default_extractors_the_knobs_come_first(trained: dict[str, Any
     from tlgan_tui.engine.extractors.defaults import load_extractors
     from tlgan_tui.engine.features import ordered_feature_names
 
+    defaults = load_extractors().names
     extractors = load_extractors([trained["extractor"]])
     assert extractors.names[:2] == ["Male", "Age"]
-    assert len(extractors.names) == 2 + 43
+    assert extractors.names == [*defaults, *extractors.names[len(defaults):]]
+    assert len(extractors.names) == len(defaults) + 43
     ordered = ordered_feature_names(extractors.names)
     assert ordered[:4] == ["Male", "Age", "Skin_Tone", "Bangs"]
     assert ordered[12] == "Beard" and "Old" in ordered[21:]
     images = np.zeros((2, 64, 64, 3), np.uint8)
-    assert extractors.score(images).shape == (2, 45)
+    assert extractors.score(images).shape == (2, len(defaults) + 43)
 
 
 def test_resume_continues_after_the_last_epoch_exactly(celeba: Path, tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ from tlgan_tui.engine.safetensors_header import safetensors_bytes
 from tlgan_tui.engine.sampling import join_parts, sample_pairs
 
 REPO = Path(__file__).resolve().parents[1]
-FIT = ["fit", "--samples", "200", "--batch-size", "32", "--sefa", "1", "--rescore-faces", "4",
-       "-o", "axes.safetensors"]
+# The suite pins the DCGAN as its default; torchrun's processes must be told.
+FIT = ["fit", "--generator", "digiface", "--samples", "200", "--batch-size", "32", "--sefa", "1",
+       "--rescore-faces", "4", "-o", "axes.safetensors"]
 
 
 def torchrun(ranks: int, argv: list[str], cwd: Path, timeout: float = 300

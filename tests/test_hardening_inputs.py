@@ -353,7 +353,10 @@ def test_fit_says_what_it_does_after_sampling(tmp_path: Path, run_cli) -> None:
     code, _, err = run_cli("fit", "--samples", "100", "--sefa", "1", "--rescore-faces", "2",
                            "--force", "-o", existing)
     assert code == 0, err
-    assert "fitting 2 axes and 1 SeFa directions, then re-scoring 2 faces" in err
+    from tlgan_tui.engine.extractors.defaults import load_extractors
+
+    n_features = len(load_extractors().names)
+    assert f"fitting {n_features} axes and 1 SeFa directions, then re-scoring 2 faces" in err
 
 
 def test_measure_escapes_paths_for_rich(tmp_path: Path, run_cli, face) -> None:

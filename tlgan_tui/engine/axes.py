@@ -10,6 +10,7 @@ exact command that made the file.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,8 @@ class FeatureAxes:
         path = Path(path)
         info = dict(self.info, names=self.names, kinds=self.kinds)
         tensors = {"directions": self.directions, "sigmas": self.sigmas}
-        metadata = {"format": FORMAT, "version": VERSION, "info": json.dumps(info)}
+        metadata = {"format": FORMAT, "version": VERSION,
+                    "info": json.dumps(_finite_or_null(info), allow_nan=False)}
         # Same axes, same bytes: a fit over several ranks can be checked against one.
         written = write_bytes_atomic(path, safetensors_bytes(tensors, metadata))
         path = resolve_target(written)
@@ -116,6 +118,17 @@ class FeatureAxes:
 
 
 KINDS = ("probability", "continuous", "direction")
+
+
+def _finite_or_null(value: Any) -> Any:
+    """JSON has no NaN: a feature no face could be scored on is written as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(v) for v in value]
+    return value
 
 
 def _names_and_kinds(names: Any, kinds: Any) -> tuple[list[str], list[str]]:

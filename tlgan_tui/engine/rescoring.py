@@ -39,10 +39,12 @@ def rescoring_table(generator: Generator, extractors: ExtractorSet, axes: Featur
 
 def effect_of_move(generator: Generator, extractors: ExtractorSet, axes: FeatureAxes,
                    starts: np.ndarray, axis: int, amount: float, locked: Sequence[int] = (),
-                   batch_size: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """Per-face scores after moving -amount and +amount along `axis` (with locks)."""
+                   batch_size: int = 128, size: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-face scores after moving -amount and +amount along `axis` (with locks),
+    rendered at the generator's preview `size` when given."""
     minus = score_latents(generator, extractors,
-                          moved_latents(starts, axes, axis, -amount, locked), batch_size)
+                          moved_latents(starts, axes, axis, -amount, locked), batch_size, size)
     plus = score_latents(generator, extractors,
-                         moved_latents(starts, axes, axis, amount, locked), batch_size)
+                         moved_latents(starts, axes, axis, amount, locked), batch_size, size)
     return minus, plus
