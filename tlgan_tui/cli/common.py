@@ -51,7 +51,7 @@ def use_generator_of(args: argparse.Namespace, sha256: str | None) -> None:
 def open_generator(args: argparse.Namespace) -> Generator:
     from tlgan_tui.engine.errors import TlganError
     from tlgan_tui.engine.generators.loading import load_generator
-    from tlgan_tui.engine.generators.stylegan2 import DEFAULT_PSI
+    from tlgan_tui.engine.generators.wspace import DEFAULT_PSI
 
     psi = getattr(args, "psi", None)
     generator = load_generator(generator_path(args.generator), resolve_device(args.device),

@@ -21,11 +21,9 @@ at 1/2^k of their size and yields the same face at resolution / 2^k.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -33,7 +31,7 @@ from torch import nn
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import Generator, GeneratorInfo, JsonConfig
 from tlgan_tui.engine.generators.layers import lrelu_gain
-from tlgan_tui.engine.generators.stylegan2 import DEFAULT_PSI, PSI_RANGE
+from tlgan_tui.engine.generators.wspace import DEFAULT_PSI, WSpace
 
 ARCHITECTURE = "mobilestylegan"
 LRELU_SLOPE = 0.2
@@ -251,7 +249,7 @@ class SynthesisNetwork(nn.Module):
         return inverse_haar(self.to_freq(x, w)).float()
 
 
-class MobileStyleGANGenerator(Generator):
+class MobileStyleGANGenerator(WSpace, Generator):
     """MobileStyleGAN in inference mode; the edit space is W (mapping output, truncated).
 
     The mapping runs on the CPU in float32 so that "seed N" is the same w on
@@ -322,37 +320,6 @@ class MobileStyleGANGenerator(Generator):
             skip += 1
         return tuple(sorted(sizes))
 
-    def set_psi(self, psi: float) -> None:
-        psi = float(psi)
-        if not (math.isfinite(psi) and PSI_RANGE[0] <= psi <= PSI_RANGE[1]):
-            raise TlganError(
-                f"truncation psi must be between {PSI_RANGE[0]:g} and {PSI_RANGE[1]:g}, "
-                f"got {psi:g}"
-            )
-        self.psi = psi
-
-    @property
-    def w_avg(self) -> np.ndarray:
-        return self.mapping.w_avg.numpy().copy()
-
-    def sample_z(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return rng.standard_normal((n, self.config.z_dim), dtype=np.float32)
-
-    def map_z(self, z: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-        """z -> untruncated w (float32, on the CPU)."""
-        z = np.atleast_2d(np.asarray(z, dtype=np.float32))
-        out = np.empty((len(z), self.config.w_dim), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(z), batch_size):
-                chunk = torch.from_numpy(np.ascontiguousarray(z[start:start + batch_size]))
-                out[start:start + len(chunk)] = self.mapping(chunk).numpy()
-        return out
-
-    def z_to_latent(self, z: np.ndarray) -> np.ndarray:
-        w = self.map_z(z)
-        w_avg = self.mapping.w_avg.numpy()
-        assert self.psi is not None
-        return (w_avg + np.float32(self.psi) * (w - w_avg)).astype(np.float32)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         return self.forward_at(latents, None)
