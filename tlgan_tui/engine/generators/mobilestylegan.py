@@ -270,16 +270,7 @@ class MobileStyleGANGenerator(WSpace, Generator):
         with torch.device("meta"):
             self.mapping = MappingNetwork(config)
             self.synthesis = SynthesisNetwork(config)
-        mapping_state = {k[len("mapping."):]: v.float().clone() for k, v in state.items()
-                         if k.startswith("mapping.")}
-        synthesis_state = {k[len("synthesis."):]: v.to(device, torch.float32, copy=True)
-                           for k, v in state.items() if k.startswith("synthesis.")}
-        try:
-            self.mapping.load_state_dict(mapping_state, assign=True)
-            self.synthesis.load_state_dict(synthesis_state, assign=True)
-        except RuntimeError as error:
-            raise TlganError(f"MobileStyleGAN weights do not fit the architecture ({error})"
-                             ) from None
+        self.assign_weights(state, device, "MobileStyleGAN")
         self.mapping.eval().requires_grad_(False)
         self.synthesis.eval().requires_grad_(False)
         self.synthesis.interleave_bands()

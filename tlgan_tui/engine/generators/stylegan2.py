@@ -206,19 +206,7 @@ class StyleGAN2Generator(WSpace, Generator):
         with torch.device("meta"):
             self.mapping = MappingNetwork(config)
             self.synthesis = SynthesisNetwork(config)
-        # Fresh (aligned) copies: tensors straight from a file mapping can take other
-        # BLAS paths and round differently, and "seed N" must be bit-identical.
-        mapping_state = {k[len("mapping."):]: v.float().clone() for k, v in state.items()
-                         if k.startswith("mapping.")}
-        synthesis_state = {k[len("synthesis."):]: v.to(device, torch.float32, copy=True)
-                           for k, v in state.items() if k.startswith("synthesis.")}
-        try:
-            self.mapping.load_state_dict(mapping_state, assign=True)
-            self.synthesis.load_state_dict(synthesis_state, assign=True)
-        except RuntimeError as error:
-            reason = " ".join(str(error).split())[:300]
-            raise TlganError(f"StyleGAN2 weights do not fit the architecture ({reason})") \
-                from None
+        self.assign_weights(state, device, "StyleGAN2")
         self.synthesis.kernel = binomial_filter()
         self.mapping.eval().requires_grad_(False)
         self.synthesis.eval().requires_grad_(False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,27 @@ class WSpace:
     the same w on every device."""
 
     mapping: Any
+    synthesis: Any
     config: Any
     psi: float | None
+
+    def assign_weights(self, state: Mapping[str, torch.Tensor], device: torch.device,
+                       architecture: str) -> None:
+        """Give the meta-built `mapping` (CPU, float32) and `synthesis` (on `device`)
+        their tensors from `state` ("mapping.*", "synthesis.*")."""
+        # Fresh (aligned) copies: tensors straight from a file mapping can take other
+        # BLAS paths and round differently, and "seed N" must be bit-identical.
+        mapping_state = {k[len("mapping."):]: v.float().clone() for k, v in state.items()
+                         if k.startswith("mapping.")}
+        synthesis_state = {k[len("synthesis."):]: v.to(device, torch.float32, copy=True)
+                           for k, v in state.items() if k.startswith("synthesis.")}
+        try:
+            self.mapping.load_state_dict(mapping_state, assign=True)
+            self.synthesis.load_state_dict(synthesis_state, assign=True)
+        except RuntimeError as error:
+            reason = " ".join(str(error).split())[:300]
+            raise TlganError(f"{architecture} weights do not fit the architecture ({reason})") \
+                from None
 
     def set_psi(self, psi: float) -> None:
         psi = float(psi)
