@@ -187,7 +187,8 @@ def extract_synthesis(model: Any) -> dict[str, np.ndarray]:
 
 
 def mapping_w_avg(tensors: dict[str, np.ndarray]) -> np.ndarray:
-    from tlgan_tui.engine.generators.mobilestylegan import MappingNetwork, MobileStyleGANConfig
+    from tlgan_tui.engine.generators.mobilestylegan import MobileStyleGANConfig
+    from tlgan_tui.engine.generators.wspace import MappingNetwork
 
     config = MobileStyleGANConfig(1024, 512, 512, 8, CHANNELS)
     mapping = MappingNetwork(config)

@@ -30,8 +30,7 @@ from torch import nn
 
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import Generator, GeneratorInfo, JsonConfig
-from tlgan_tui.engine.generators.layers import lrelu_gain
-from tlgan_tui.engine.generators.wspace import DEFAULT_PSI, WSpace
+from tlgan_tui.engine.generators.wspace import DEFAULT_PSI, MappingNetwork, WSpace
 
 ARCHITECTURE = "mobilestylegan"
 LRELU_SLOPE = 0.2
@@ -106,22 +105,6 @@ def depthwise_modulated(x: torch.Tensor, kernels: torch.Tensor, styles: torch.Te
         return F.conv2d(x, kernels * styles[0, :, None, None, None], padding=1,
                         groups=x.shape[1])
     return F.conv2d(x * styles[:, :, None, None], kernels, padding=1, groups=x.shape[1])
-
-
-class MappingNetwork(nn.Module):
-    """z -> w: normalize the second moment of z, then FC layers with scaled lrelu."""
-
-    def __init__(self, config: MobileStyleGANConfig) -> None:
-        super().__init__()
-        dims = [config.z_dim] + [config.w_dim] * config.mapping_layers
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
-        self.register_buffer("w_avg", torch.zeros(config.w_dim))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
-        for layer in self.layers:
-            x = lrelu_gain(layer(x))
-        return x
 
 
 class StyledSeparableConv(nn.Module):

@@ -40,7 +40,7 @@ from tlgan_tui.engine.generators.layers import (
     modulated_conv2d,
     upsample2d,
 )
-from tlgan_tui.engine.generators.wspace import DEFAULT_PSI, WSpace
+from tlgan_tui.engine.generators.wspace import DEFAULT_PSI, MappingNetwork, WSpace
 
 
 @dataclass(frozen=True)
@@ -66,22 +66,6 @@ class StyleGAN2Config(JsonConfig):
     def num_layers(self) -> int:
         """Modulated 3x3 conv layers (each with its own style affine)."""
         return 1 + 2 * (len(self.channels) - 1)
-
-
-class MappingNetwork(nn.Module):
-    """z -> w: normalize the second moment of z, then FC layers with lrelu."""
-
-    def __init__(self, config: StyleGAN2Config) -> None:
-        super().__init__()
-        dims = [config.z_dim] + [config.w_dim] * config.mapping_layers
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
-        self.register_buffer("w_avg", torch.zeros(config.w_dim))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
-        for layer in self.layers:
-            x = lrelu_gain(layer(x))
-        return x
 
 
 class StyledConv(nn.Module):

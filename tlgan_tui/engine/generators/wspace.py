@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from tlgan_tui.engine.errors import TlganError
+from tlgan_tui.engine.generators.layers import lrelu_gain
 
 DEFAULT_PSI = 0.7
 PSI_RANGE = (-1.0, 2.0)
+
+
+class MappingNetwork(nn.Module):
+    """z -> w: normalize the second moment of z, then FC layers with scaled lrelu.
+
+    `config` needs z_dim, w_dim and mapping_layers (StyleGAN2's and MobileStyleGAN's do).
+    """
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        dims = [config.z_dim] + [config.w_dim] * config.mapping_layers
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
+        self.register_buffer("w_avg", torch.zeros(config.w_dim))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
+        for layer in self.layers:
+            x = lrelu_gain(layer(x))
+        return x
 
 
 class WSpace:
