@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from tlgan_tui.engine.errors import TlganError
-from tlgan_tui.engine.extractors.face_features import _plausible
+from tlgan_tui.engine.extractors.face_features import Box, _plausible, crop_to_box
 from tlgan_tui.engine.extractors.faceapi import dense, recognition
 from tlgan_tui.engine.extractors.faceapi.detector import TinyFaceDetector
 from tlgan_tui.engine.extractors.faceapi.layers import pad_to_square, resize_bilinear
@@ -27,7 +27,6 @@ DETECTOR_SIZES = (416, 608)
 DETECTOR_SCORE = 0.5
 DESCRIPTOR_PADDING = 0.1  # around the landmarks' box, for the descriptor crop
 
-Box = tuple[float, float, float, float]  # x, y, width, height in pixels
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ class FaceFinder:
 
     def landmarks(self, x: torch.Tensor, box: Box) -> np.ndarray | None:
         """68 landmarks (pixels) of the face in `box` of a (3, H, W) 0..255 image."""
-        crop = _crop(x, box)
+        crop = crop_to_box(x, box)
         if crop is None:
             return None
         patch, _ = crop
@@ -140,16 +139,3 @@ class FaceFinder:
         return float((d[0] - d[1]).norm())
 
 
-def _crop(image: torch.Tensor, box: Box) -> tuple[torch.Tensor, Box] | None:
-    """face-api's clipAtImageBorders + floor + slice; None when nothing is left."""
-    height, width = image.shape[1], image.shape[2]
-    x, y, w, h = (float(v) for v in box)
-    if not all(math.isfinite(v) for v in (x, y, w, h)):
-        return None
-    left, top = max(x, 0.0), max(y, 0.0)
-    cw = min(x + w - left, width - left)
-    ch = min(y + h - top, height - top)
-    left_i, top_i, cw_i, ch_i = (math.floor(v) for v in (left, top, cw, ch))
-    if cw_i <= 0 or ch_i <= 0:
-        return None
-    return image[:, top_i:top_i + ch_i, left_i:left_i + cw_i], (left_i, top_i, cw_i, ch_i)

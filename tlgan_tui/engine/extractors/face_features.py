@@ -120,7 +120,7 @@ class FaceFeatures(Extractor):
         landmarks = np.full((n, 68, 2), np.nan)
         has_box = [i for i in range(n) if boxes[i] is not None]
         if has_box:
-            crops = [_crop(x[i], boxes[i]) for i in has_box]  # type: ignore[arg-type]
+            crops = [crop_to_box(x[i], boxes[i]) for i in has_box]  # type: ignore[arg-type]
             usable = [(i, c) for i, c in zip(has_box, crops, strict=True) if c is not None]
             if usable:
                 batch = self._to_input([c[0] for _, c in usable], dense.INPUT_SIZE)
@@ -133,7 +133,7 @@ class FaceFeatures(Extractor):
         found = np.array([_plausible(landmarks[i], boxes[i]) for i in range(n)], dtype=bool)
         male, age = np.full(n, np.nan), np.full(n, np.nan)
         expressions = np.full((n, 7), np.nan)
-        aligned = {i: _crop(x[i], _aligned_box(landmarks[i])) for i in np.flatnonzero(found)}
+        aligned = {i: crop_to_box(x[i], _aligned_box(landmarks[i])) for i in np.flatnonzero(found)}
         found &= np.array([aligned.get(i) is not None for i in range(n)])
         rows = np.flatnonzero(found)
         if len(rows):
@@ -181,7 +181,8 @@ class FaceFeatures(Extractor):
         return batch.contiguous(memory_format=torch.channels_last)
 
 
-def _crop(image: torch.Tensor, box: np.ndarray | Box | None) -> tuple[torch.Tensor, Box] | None:
+def crop_to_box(image: torch.Tensor,
+                box: np.ndarray | Box | None) -> tuple[torch.Tensor, Box] | None:
     """face-api's clipAtImageBorders + floor + slice; None when nothing is left."""
     if box is None or not np.all(np.isfinite(box)):
         return None
