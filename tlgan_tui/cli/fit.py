@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "next batch (default: 0 on CPU, up to 8 beside a GPU)")
     parser.add_argument("--rescore-faces", type=int, default=RESCORE_FACES,
                         help=f"faces in the re-scoring table ({RESCORE_FACES})")
+    parser.add_argument("--restart", action="store_true",
+                        help="start the sampling over instead of resuming the samples an "
+                        "interrupted run of this command saved beside -o")
     add_output_options(parser, "AXES.safetensors", "the axes file to write")
     parser.set_defaults(func=run)
 
@@ -118,6 +121,7 @@ def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
     from tlgan_tui import __version__
     from tlgan_tui.engine.distributed import gather_to_main, round_progress
     from tlgan_tui.engine.extractors.parallel import ParallelScorer
+    from tlgan_tui.engine.fit_checkpoint import FitCheckpoint, checkpoint_path
     from tlgan_tui.engine.fitting import fit_axes
     from tlgan_tui.engine.rescoring import rescoring_table
     from tlgan_tui.engine.sampling import join_parts, sample_pairs
@@ -132,6 +136,17 @@ def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
     batch_size = args.batch_size or default_batch_size(generator)
     workers = (default_workers(generator, ranks.local_world) if args.workers is None
                else args.workers)
+    checkpoint = FitCheckpoint(checkpoint_path(args.output, ranks.rank, ranks.world), {
+        "generator": generator.info.sha256, "psi": generator.psi, "extractors": extractors.ident,
+        "samples": args.samples, "seed": args.seed, "batch_size": batch_size,
+        "sample_size": args.sample_size, "part": ranks.rank, "parts": ranks.world})
+    if args.restart:
+        checkpoint.remove()
+    resumed = checkpoint.saved_count()
+    if resumed and ranks.is_main:
+        console.print(f"resuming: {resumed} faces were scored by an interrupted run of this "
+                      f"fit ({checkpoint.path}; --restart starts over)",
+                      highlight=False, soft_wrap=True)
     started = time.perf_counter()
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=console,
@@ -147,7 +162,14 @@ def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
                 generator, extractors, args.samples, args.seed, batch_size,
                 progress=round_progress(advance, args.samples, batch_size, ranks)
                 if ranks.active else advance,
-                scorer=scorer, size=args.sample_size, part=ranks.rank, parts=ranks.world)
+                scorer=scorer, size=args.sample_size, part=ranks.rank, parts=ranks.world,
+                checkpoint=checkpoint)
+        except KeyboardInterrupt:
+            if checkpoint.path.exists():
+                console.print(f"interrupted: the faces scored so far are in {checkpoint.path}; "
+                              "run the same command again to resume", highlight=False,
+                              soft_wrap=True)
+            raise
         finally:
             if scorer is not None:
                 scorer.close()
@@ -155,6 +177,7 @@ def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
             # Rank 0 fits on everyone's pairs, in the order one process draws them.
             parts = gather_to_main(ranks, pairs)
             if parts is None:
+                checkpoint.remove()  # this rank's samples are rank 0's now
                 return 0
             pairs = join_parts(parts, args.samples, batch_size)
     sampled = time.perf_counter()
@@ -181,6 +204,7 @@ def fit_and_write(args: argparse.Namespace, ranks: Ranks) -> int:
                               "features": extractors.names,
                               "table": np.round(table, 4).tolist()}
     axes.save(args.output)  # no timings inside: the same fit writes the same bytes
+    checkpoint.remove()
     if ranks.active:
         out.print(f"{ranks.world} ranks sampled {args.samples} faces together")
     print_report(out, axes, result, extractors, table, sampled - started, fitted - sampled)

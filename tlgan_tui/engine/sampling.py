@@ -17,6 +17,7 @@ from tlgan_tui.engine.generators.base import Generator, to_uint8
 
 if TYPE_CHECKING:
     from tlgan_tui.engine.extractors.parallel import ParallelScorer
+    from tlgan_tui.engine.fit_checkpoint import FitCheckpoint
 
 Progress = Callable[[int], None]  # called with the number of samples just finished
 
@@ -70,7 +71,8 @@ def part_size(n: int, batch_size: int, part: int, parts: int) -> int:
 def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: int,
                  batch_size: int = 128, progress: Progress | None = None,
                  scorer: ParallelScorer | None = None, size: int | None = None,
-                 part: int = 0, parts: int = 1) -> Pairs:
+                 part: int = 0, parts: int = 1,
+                 checkpoint: FitCheckpoint | None = None) -> Pairs:
     """Draw n latents reproducibly from `seed`, render them and score them, in batches.
 
     With a `scorer`, the default extractors (the set's first) score batches in
@@ -81,41 +83,67 @@ def sample_pairs(generator: Generator, extractors: ExtractorSet, n: int, seed: i
     `part` on) are rendered and scored and returned, in order; the others'
     latents are drawn and dropped to keep the seed stream, so `join_parts` of
     all parts is exactly the one-part result.
+
+    With a `checkpoint`, finished batches are saved as they come (and on an
+    interrupt), and batches saved by an earlier run of the same fit are not
+    redone: the result is the same as one uninterrupted run.
     """
+    from tlgan_tui.engine.fit_checkpoint import Progress as Saved
+
     rng = np.random.default_rng(seed)
     owned = part_size(n, batch_size, part, parts)
-    latents = np.empty((owned, generator.latent_dim), dtype=np.float32)
-    scores = np.empty((owned, len(extractors.features)), dtype=np.float64)
+    n_features = len(extractors.features)
+    saved = checkpoint.load(generator.latent_dim, n_features, owned) if checkpoint else None
+    if saved is None:
+        saved = Saved(np.empty((owned, generator.latent_dim), dtype=np.float32),
+                      np.empty((owned, n_features), dtype=np.float64), 0)
+    elif progress is not None:
+        progress(saved.done)
+    latents, scores = saved.latents, saved.scores
     pending: deque[tuple[int, int, AsyncResult, list[np.ndarray]]] = deque()
     in_process = extractors.extractors[1:]
 
     def collect_oldest() -> None:
         start, count, result, others = pending.popleft()
         scores[start : start + count] = np.hstack([result.get(), *others])
+        finished(start + count, count)
+
+    def finished(done: int, count: int) -> None:
+        saved.done = done
+        if checkpoint is not None:
+            checkpoint.save(saved)
         if progress is not None:
             progress(count)
 
     start = -batch_size  # where this part's current batch goes
-    for number, first in enumerate(batch_starts(n, batch_size)):
-        count = min(batch_size, n - first)
-        z = generator.sample_z(count, rng)
-        if number % parts != part:
-            continue
-        start += batch_size  # only the last batch is short, and nothing follows it
-        batch = generator.z_to_latent(z).astype(np.float32)
-        latents[start : start + count] = batch
-        images = images_for_scoring(generator, batch, size)
-        if scorer is None:
-            scores[start : start + count] = extractors.score(images)
-            if progress is not None:
-                progress(count)
-            continue
-        submitted = scorer.submit(images)
-        pending.append((start, count, submitted, [e.score(images) for e in in_process]))
-        while len(pending) > 2 * scorer.workers:
+    try:
+        for number, first in enumerate(batch_starts(n, batch_size)):
+            count = min(batch_size, n - first)
+            z = generator.sample_z(count, rng)  # drawn even when skipped: keeps the stream
+            if number % parts != part:
+                continue
+            start += batch_size  # only the last batch is short, and nothing follows it
+            if start + count <= saved.done:
+                continue  # scored by an earlier run of this fit
+            batch = generator.z_to_latent(z).astype(np.float32)
+            latents[start : start + count] = batch
+            images = images_for_scoring(generator, batch, size)
+            if scorer is None:
+                scores[start : start + count] = extractors.score(images)
+                finished(start + count, count)
+                continue
+            submitted = scorer.submit(images)
+            pending.append((start, count, submitted, [e.score(images) for e in in_process]))
+            while len(pending) > 2 * scorer.workers:
+                collect_oldest()
+        while pending:
             collect_oldest()
-    while pending:
-        collect_oldest()
+        if checkpoint is not None:
+            checkpoint.save(saved, force=True)  # kept until the axes are written
+    except KeyboardInterrupt:
+        if checkpoint is not None:
+            checkpoint.save(saved, force=True)
+        raise
     return Pairs(latents, scores)
 
 
