@@ -37,7 +37,7 @@ def test_render_writes_metadata_and_render_from_reproduces_it(run_cli, tmp_path:
     snap = read_snapshot(first)
     assert snap.size == 96 and snap.features[:2] == ["Male", "Age"]
     assert snap.state["offsets"][:2] == [2.0, -1.0] and snap.state["seed"] == 3
-    assert snap.state["locked"] == [2]
+    assert snap.state["locked"] == [snap.features.index("Direction 1")]
     again = tmp_path / "again.png"
     assert run_cli("render", "--from", first, "-o", again)[0] == 0
     assert pixels(again).shape == (96, 96, 3)

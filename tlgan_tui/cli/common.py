@@ -8,7 +8,11 @@ from pathlib import Path
 from tlgan_tui.engine.device import DEVICE_CHOICES, resolve_device
 from tlgan_tui.engine.extractors.base import ExtractorSet
 from tlgan_tui.engine.generators.base import Generator
-from tlgan_tui.engine.paths import shipped_generator, shipped_generator_with_sha256
+from tlgan_tui.engine.paths import (
+    previous_axes_with_sha256,
+    shipped_generator,
+    shipped_generator_with_sha256,
+)
 
 
 def add_generator_options(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +50,15 @@ def use_generator_of(args: argparse.Namespace, sha256: str | None) -> None:
         shipped = shipped_generator_with_sha256(sha256)
         if shipped is not None:
             args.generator = shipped.name
+
+
+def use_axes_of(args: argparse.Namespace, sha256: str | None) -> None:
+    """Without --axes, reopen a snapshot or session with the axes it was edited with when
+    those were shipped before a refit (the current shipped axes are found anyway)."""
+    if getattr(args, "axes", None) is None:
+        previous = previous_axes_with_sha256(sha256)
+        if previous is not None:
+            args.axes = previous
 
 
 def open_generator(args: argparse.Namespace) -> Generator:

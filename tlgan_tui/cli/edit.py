@@ -15,6 +15,7 @@ from tlgan_tui.cli.common import (
     add_extractor_options,
     add_generator_options,
     open_generator,
+    use_axes_of,
     use_generator_of,
 )
 from tlgan_tui.engine.errors import TlganError
@@ -242,11 +243,14 @@ def build_config(args: argparse.Namespace, renderer: Renderer | None = None) -> 
         use_generator_of(args, session.generator.get("sha256"))
         if args.axes is None and session.axes.get("path"):
             args.axes = Path(session.axes["path"])
+        use_axes_of(args, session.axes.get("sha256"))
 
     elif args.from_snapshot is not None and Path(args.from_snapshot).is_file():
         from tlgan_tui.engine.export import read_snapshot
 
-        use_generator_of(args, read_snapshot(Path(args.from_snapshot)).generator.get("sha256"))
+        made_with = read_snapshot(Path(args.from_snapshot))
+        use_generator_of(args, made_with.generator.get("sha256"))
+        use_axes_of(args, made_with.axes.get("sha256"))
     generator = open_generator(args)
     axes, axes_path = open_axes(args.axes, generator, notices)
     axes = add_directions_and_knobs(axes, generator, args)

@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tlgan_tui.cli.common import add_generator_options, open_generator, use_generator_of
+from tlgan_tui.cli.common import (
+    add_generator_options,
+    open_generator,
+    use_axes_of,
+    use_generator_of,
+)
 from tlgan_tui.cli.options import (
     add_axes_option,
     add_output_options,
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     snapshot = read_snapshot(args.source) if args.source else None
     if snapshot is not None:
         use_generator_of(args, snapshot.generator.get("sha256"))
+        use_axes_of(args, snapshot.axes.get("sha256"))
     generator = open_generator(args)
     editing = bool(assignments or args.locks)
     axes = open_axes(args.axes, generator, required=editing, knobs=args.knobs)

@@ -94,6 +94,25 @@ def shipped_generator_with_sha256(sha256: str | None) -> ShippedGenerator | None
     return next((g for g in SHIPPED_GENERATORS if shipped_sha256(g) == sha256), None)
 
 
+def previous_axes_paths() -> list[Path]:
+    """Axes files shipped before a refit: snapshots and sessions made with them reopen."""
+    return sorted((models_dir() / "previous").glob("*.axes.safetensors"))
+
+
+def previous_axes_with_sha256(sha256: str | None) -> Path | None:
+    """The formerly shipped axes file with this sha256, if any."""
+    from tlgan_tui.engine.hashing import sha256_file
+
+    if not sha256:
+        return None
+    for path in previous_axes_paths():
+        if path not in _SHA256_OF:
+            _SHA256_OF[path] = sha256_file(path)
+        if _SHA256_OF[path] == sha256:
+            return path
+    return None
+
+
 def shipped_axes_for(sha256: str) -> FeatureAxes | None:
     """The shipped axes fitted for the generator with this sha256, if any."""
     from tlgan_tui.engine.axes import FeatureAxes
