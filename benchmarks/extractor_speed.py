@@ -1,6 +1,6 @@
 """Speed of all default extractors together, in ms per face.
 
-    python benchmarks/extractor_speed.py [--faces 256] [--batch 64] [--device cpu]
+    python benchmarks/extractor_speed.py [--faces 256] [--batch 64] [--size PX] [--device cpu]
 
 Scores default-generator faces in batches of 64 (target: <= 15 ms per face on
 2 CPU cores), three ways: one process with 1 torch thread, one process with 2
@@ -9,6 +9,8 @@ Wall time and, for one thread, CPU time per face: on a machine shared with
 other jobs the wall times grow with the load, the CPU time much less; two idle
 cores running two workers score about twice as fast as one thread.
 Also the time of each stage at 1 thread. With --device cuda: faces per second.
+--size renders the faces at one of the generator's preview sizes (`tlgan fit`
+scores FFHQ faces shrunk to at most 256 px; the editor scores its previews).
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=256)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--size", type=int, default=None, help="preview size to score at")
     args = parser.parse_args()
     generator = load_generator(None, torch.device("cpu"))
-    faces = generator.synthesize(generator.sample(args.faces, 5))
+    faces = generator.synthesize(generator.sample(args.faces, 5), size=args.size)
     print(f"# {args.faces} faces, {faces.shape[1]} px, batches of {args.batch}")
     if args.device != "cpu":
         extractor = load_extractors(device=args.device)
