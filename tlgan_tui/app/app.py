@@ -65,7 +65,7 @@ from tlgan_tui.engine.edit_state import EditState
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.export import snapshot_metadata, write_gif, write_new_png
 from tlgan_tui.engine.features import knob_label, ordered_feature_names
-from tlgan_tui.engine.generators.base import Generator
+from tlgan_tui.engine.generators.base import Generator, RenderCancelled
 from tlgan_tui.engine.session import History, Session, SessionWriter
 
 DEFAULT_STEP = 0.4  # sigmas per key press, as in TL-GAN
@@ -612,7 +612,14 @@ class TlganApp(KnobActions, App[None]):
                 engine.requests_dropped += 1
                 return
             try:
-                frame, forward_ms = engine.timed_frame(state, self._fell_back, size)
+                # A key pressed meanwhile stops this render between two blocks
+                # of the generator, so the next preview never waits a whole one.
+                frame, forward_ms = engine.timed_frame(
+                    state, self._fell_back, size,
+                    cancel=lambda: worker.is_cancelled or generation != self._generation)
+            except RenderCancelled:
+                engine.requests_dropped += 1
+                return
             except Exception as error:
                 self.post_message(WorkerFailed("render", _describe(error)))
                 return

@@ -24,7 +24,7 @@ from textual.strip import Strip
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.edit_state import EditState
 from tlgan_tui.engine.extractors.base import ExtractorSet
-from tlgan_tui.engine.generators.base import Generator
+from tlgan_tui.engine.generators.base import CancelCheck, Generator, RenderCancelled
 
 if TYPE_CHECKING:
     from tlgan_tui.app.renderers.kitty import KittyFrame
@@ -168,13 +168,16 @@ class RenderEngine:
         return covering[0] if covering else sizes[-1]
 
     def synthesize(self, latents: np.ndarray, on_fallback: Callable[[str], None] | None = None,
-                   size: int | None = None) -> np.ndarray:
+                   size: int | None = None, cancel: CancelCheck | None = None) -> np.ndarray:
         """Latents -> uint8 frames; on a failing accelerator, retry once on the CPU.
 
+        `cancel` stops a render that became stale (RenderCancelled).
         Call with `lock` held.
         """
         try:
-            return self.generator.synthesize(latents, batch_size=16, size=size)
+            return self.generator.synthesize(latents, batch_size=16, size=size, cancel=cancel)
+        except RenderCancelled:
+            raise
         except Exception as error:
             if self.generator.device.type == "cpu" or self.cpu_fallback is None:
                 raise
@@ -184,7 +187,7 @@ class RenderEngine:
             self.fell_back = reason
             if on_fallback is not None:
                 on_fallback(reason)
-            return self.generator.synthesize(latents, batch_size=16, size=size)
+            return self.generator.synthesize(latents, batch_size=16, size=size, cancel=cancel)
 
     def _release_accelerator(self) -> None:
         try:
@@ -229,8 +232,9 @@ class RenderEngine:
 
     def timed_frame(self, state: EditState,
                     on_fallback: Callable[[str], None] | None = None,
-                    size: int | None = None) -> tuple[np.ndarray, float]:
+                    size: int | None = None,
+                    cancel: CancelCheck | None = None) -> tuple[np.ndarray, float]:
         start = time.perf_counter()
-        frame = self.synthesize(self.latent(state)[None], on_fallback, size)[0]
+        frame = self.synthesize(self.latent(state)[None], on_fallback, size, cancel)[0]
         self.frames_rendered += 1
         return frame, (time.perf_counter() - start) * 1000
