@@ -47,6 +47,9 @@ class FrameTimings:
     requested_at: float  # time.monotonic() of the key press that asked for it
     encode_ms: float = 0.0  # terminal encoding done in the worker (half cells)
     preview: bool = False  # rendered at the generator's preview size
+    # A full image of a generator with previews: once a newer request exists its
+    # preview comes soon, so a stale full frame is dropped instead of holding the link.
+    replaceable: bool = False
 
 
 class FrameReady(Message):
