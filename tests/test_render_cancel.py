@@ -104,3 +104,50 @@ def test_other_generators_stop_between_batches() -> None:
     with pytest.raises(RenderCancelled):
         dcgan.synthesize(latents, batch_size=2, cancel=cancel)
     assert cancel.asked == 2  # the second of three batches never started
+
+
+class PreviewingGenerator(GeneratorProxy):
+    """The DCGAN with a 32-px "preview" (its image box-shrunk)."""
+
+    preview_sizes = (32, 64)
+
+    def synthesize(self, latents: np.ndarray, batch_size: int = 64,
+                   size: int | None = None, cancel: CancelCheck | None = None) -> np.ndarray:
+        images = super().synthesize(latents, batch_size, None, cancel)
+        if size == 32:
+            return images.reshape(len(images), 32, 2, 32, 2, 3).mean(axis=(2, 4)).astype(np.uint8)
+        return images
+
+
+@async_test
+async def test_a_stale_full_image_never_reaches_the_screen(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tlgan_tui.app import app as app_module
+
+    encoded_full: list[float] = []
+
+    def slow_full_prepare(*args: Any, preview: bool, **kwargs: Any) -> Any:
+        if not preview:  # encoding a full frame is slow (Sixel: ~0.1 s) and not cancellable
+            time.sleep(0.4)
+            encoded_full.append(time.monotonic())
+        return prepare(*args, preview=preview, **kwargs)
+
+    prepare = app_module.prepare
+    monkeypatch.setattr(app_module, "prepare", slow_full_prepare)
+    app = make_app(tmp_path, wrap_generator=PreviewingGenerator)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        # Past the idle time: the full image of this state is being encoded...
+        await pilot.pause(app_module.FULL_AFTER_IDLE_S + 0.15)
+        pressed = time.monotonic()
+        await pilot.press("l")  # ...when the next key comes
+        await pilot.pause(0.8)
+        await settle(pilot)
+        assert any(t > pressed for t in encoded_full)  # (the full frame was encoded late)
+        stale = [f for f in app.frame_log if not f.preview and f.requested_at < pressed
+                 and f.requested_at + f.total_ms / 1000 > pressed]
+        assert stale == []  # the first key's full image never went out...
+        # ...and the newest state is what stays on screen, in full.
+        assert app.last_frame is not None and app.last_frame[0].same_as(app.state)
+        assert app.last_frame[1].shape[0] == 64
