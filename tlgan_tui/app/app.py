@@ -611,19 +611,21 @@ class TlganApp(KnobActions, App[None]):
             if worker.is_cancelled or generation != self._generation:
                 engine.requests_dropped += 1
                 return
+            # A key pressed meanwhile stops a full render between two blocks of the
+            # generator, so the next preview never waits a whole one. A preview
+            # (short) runs on and is shown even if stale: while a key is held
+            # down, faces keep coming instead of every one being given up.
+            cancel = None if size is not None else (
+                lambda: worker.is_cancelled or generation != self._generation)
             try:
-                # A key pressed meanwhile stops this render between two blocks
-                # of the generator, so the next preview never waits a whole one.
-                frame, forward_ms = engine.timed_frame(
-                    state, self._fell_back, size,
-                    cancel=lambda: worker.is_cancelled or generation != self._generation)
+                frame, forward_ms = engine.timed_frame(state, self._fell_back, size, cancel)
             except RenderCancelled:
                 engine.requests_dropped += 1
                 return
             except Exception as error:
                 self.post_message(WorkerFailed("render", _describe(error)))
                 return
-            if generation != self._generation:
+            if generation != self._generation and size is None:
                 engine.requests_dropped += 1
                 return
             start = time.perf_counter()
