@@ -41,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 COLS, ROWS = 120, 36
 CELL = (10, 20)  # pixels per cell the pty reports
+CURSOR_POSITION_QUERY = b"\x1b[6n"
+CURSOR_POSITION_ANSWER = b"\x1b[1;1R"
 
 
 def child(args: argparse.Namespace) -> None:
@@ -105,6 +107,7 @@ def run_in_pty(renderer: str, keys: int, interval: float, cores: set[int] | None
         done = threading.Event()
 
         def drain() -> None:
+            tail = b""
             while not done.is_set():
                 try:
                     chunk = os.read(master, 65536)
@@ -113,6 +116,13 @@ def run_in_pty(renderer: str, keys: int, interval: float, cores: set[int] | None
                 if not chunk:
                     return
                 received.extend(chunk[-256:])
+                # The app paces frames on the answer to its cursor-position query
+                # (app/pacing.py): answer it like a terminal, or every frame waits
+                # for the query's timeout.
+                data = tail + chunk  # a query may be split between two reads
+                for _ in range(data.count(CURSOR_POSITION_QUERY)):
+                    os.write(master, CURSOR_POSITION_ANSWER)
+                tail = data[-(len(CURSOR_POSITION_QUERY) - 1):]
 
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()

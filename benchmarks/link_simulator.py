@@ -200,6 +200,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if not out.exists():
             raise SystemExit(f"the app wrote no frame log (exit {process.returncode})")
         result = json.loads(out.read_text())
+    if args.frames_json:
+        Path(args.frames_json).write_text(json.dumps(
+            {"keys": keys, "probes": link.probes, "frames": result["frames"]}))
     return analyse(result, keys, link.probes, key_bytes)
 
 
@@ -250,6 +253,8 @@ def main() -> None:
     parser.add_argument("--cores", default="0,1")
     parser.add_argument("--warmup", type=float, default=8.0, help="seconds before the first key")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the last key")
+    parser.add_argument("--frames-json", default=None, metavar="PATH",
+                        help="also write the keys, the terminal's query times and the frame log")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.extractors.base import Extractor, ExtractorSet, Feature
+from tlgan_tui.engine.generators.base import CancelCheck
 
 FEATURES = ["Male", "Age", "Direction 1", "Direction 2"]
 KINDS = ["probability", "continuous", "direction", "direction"]
@@ -109,18 +110,18 @@ class GeneratorProxy:
         return getattr(self.inner, name)
 
     def synthesize(self, latents: np.ndarray, batch_size: int = 64,
-                   size: int | None = None) -> np.ndarray:
+                   size: int | None = None, cancel: CancelCheck | None = None) -> np.ndarray:
         self.calls += 1
-        return self.inner.synthesize(latents, batch_size, size)
+        return self.inner.synthesize(latents, batch_size, size, cancel)
 
 
 class SlowGenerator(GeneratorProxy):
     delay = 0.08
 
     def synthesize(self, latents: np.ndarray, batch_size: int = 64,
-                   size: int | None = None) -> np.ndarray:
+                   size: int | None = None, cancel: CancelCheck | None = None) -> np.ndarray:
         time.sleep(self.delay)
-        return super().synthesize(latents, batch_size, size)
+        return super().synthesize(latents, batch_size, size, cancel)
 
 
 class FailingGenerator(GeneratorProxy):
@@ -131,7 +132,7 @@ class FailingGenerator(GeneratorProxy):
         self.device = torch.device(device)
 
     def synthesize(self, latents: np.ndarray, batch_size: int = 64,
-                   size: int | None = None) -> np.ndarray:
+                   size: int | None = None, cancel: CancelCheck | None = None) -> np.ndarray:
         self.calls += 1
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 

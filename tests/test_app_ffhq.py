@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
 from tests.app_fixtures import GeneratorProxy, async_test, make_app, write_axes
+from tlgan_tui.engine.generators.base import CancelCheck
 
 SIZE = (100, 34)
 
@@ -23,8 +24,8 @@ class RecordingGenerator(GeneratorProxy):
         self.frames: list[tuple[int | None, np.ndarray, np.ndarray]] = []
 
     def synthesize(self, latents: np.ndarray, batch_size: int = 64,
-                   size: int | None = None) -> np.ndarray:
-        images = super().synthesize(latents, batch_size, size)
+                   size: int | None = None, cancel: CancelCheck | None = None) -> np.ndarray:
+        images = super().synthesize(latents, batch_size, size, cancel)
         self.frames.append((size, np.array(latents), images))
         return images
 

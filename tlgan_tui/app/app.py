@@ -65,7 +65,7 @@ from tlgan_tui.engine.edit_state import EditState
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.export import snapshot_metadata, write_gif, write_new_png
 from tlgan_tui.engine.features import knob_label, ordered_feature_names
-from tlgan_tui.engine.generators.base import Generator
+from tlgan_tui.engine.generators.base import Generator, RenderCancelled
 from tlgan_tui.engine.session import History, Session, SessionWriter
 
 DEFAULT_STEP = 0.4  # sigmas per key press, as in TL-GAN
@@ -611,12 +611,21 @@ class TlganApp(KnobActions, App[None]):
             if worker.is_cancelled or generation != self._generation:
                 engine.requests_dropped += 1
                 return
+            # A key pressed meanwhile stops a full render between two blocks of the
+            # generator, so the next preview never waits a whole one. A preview
+            # (short) runs on and is shown even if stale: while a key is held
+            # down, faces keep coming instead of every one being given up.
+            cancel = None if size is not None else (
+                lambda: worker.is_cancelled or generation != self._generation)
             try:
-                frame, forward_ms = engine.timed_frame(state, self._fell_back, size)
+                frame, forward_ms = engine.timed_frame(state, self._fell_back, size, cancel)
+            except RenderCancelled:
+                engine.requests_dropped += 1
+                return
             except Exception as error:
                 self.post_message(WorkerFailed("render", _describe(error)))
                 return
-            if generation != self._generation:
+            if generation != self._generation and size is None:
                 engine.requests_dropped += 1
                 return
             start = time.perf_counter()
@@ -629,12 +638,17 @@ class TlganApp(KnobActions, App[None]):
             elif target is not None:
                 fitted = fit_face(Image.fromarray(frame), target)
             elapsed = (time.perf_counter() - start) * 1000
+            replaceable = size is None and engine.preview_size() is not None
+            if replaceable and generation != self._generation:
+                engine.requests_dropped += 1  # a key came while it was encoded
+                return
             # Scaling and encoding happen together for the prepared renderers.
             fit_ms, encode_ms = (0.0, elapsed) if prepared is not None else (elapsed, 0.0)
             self._displayed.clear()
             self.post_message(FrameReady(generation, state, frame, fitted, target,
                                          FrameTimings(forward_ms, fit_ms, requested_at,
-                                                      encode_ms, wire_preview), prepared))
+                                                      encode_ms, wire_preview, replaceable),
+                                         prepared))
         if size is not None:
             return  # previews are not measured: the full image follows
         # Score after the frame is on screen: on a small CPU the extractor
@@ -666,6 +680,8 @@ class TlganApp(KnobActions, App[None]):
     def on_frame_ready(self, message: FrameReady) -> None:
         if message.generation <= self._shown_generation:
             return  # an older frame than the one on screen
+        if self._replaced(message):
+            return
         if self._too_slow_for_full(message):
             return
         if self._pending_display is not None or not self.pacer.can_write(time.monotonic()):
@@ -710,8 +726,16 @@ class TlganApp(KnobActions, App[None]):
             self._schedule_release()
             return
         self._held = None
-        if held.generation > self._shown_generation:
+        if held.generation > self._shown_generation and not self._replaced(held):
             self._show_frame(held)
+
+    def _replaced(self, message: FrameReady) -> bool:
+        """A full image that a newer request's preview will replace: dropped, as on a
+        slow link writing it would delay that preview (counted as dropped)."""
+        if message.timings.replaceable and message.generation != self._generation:
+            self.frames_dropped += 1
+            return True
+        return False
 
     def _show_frame(self, message: FrameReady) -> None:
         self._shown_generation = message.generation

@@ -10,9 +10,11 @@ counter), so only the newest state is ever rendered.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,12 +26,13 @@ from textual.strip import Strip
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.edit_state import EditState
 from tlgan_tui.engine.extractors.base import ExtractorSet
-from tlgan_tui.engine.generators.base import Generator
+from tlgan_tui.engine.generators.base import CancelCheck, Generator, RenderCancelled
 
 if TYPE_CHECKING:
     from tlgan_tui.app.renderers.kitty import KittyFrame
 
 PREVIEW_MAX_SIDE = 256
+MAX_RENDER_THREADS = 4
 ExtractorFactory = Callable[[], ExtractorSet]
 GeneratorFactory = Callable[[], Generator]
 
@@ -44,6 +47,9 @@ class FrameTimings:
     requested_at: float  # time.monotonic() of the key press that asked for it
     encode_ms: float = 0.0  # terminal encoding done in the worker (half cells)
     preview: bool = False  # rendered at the generator's preview size
+    # A full image of a generator with previews: once a newer request exists its
+    # preview comes soon, so a stale full frame is dropped instead of holding the link.
+    replaceable: bool = False
 
 
 class FrameReady(Message):
@@ -115,6 +121,13 @@ class Exported(Message):
 # -- the engine -------------------------------------------------------------------
 
 
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _describe(error: BaseException) -> str:
     """One line for a toast: a user's problem in plain words, a bug with its class name."""
     from tlgan_tui.engine.errors import TlganError
@@ -143,6 +156,11 @@ class RenderEngine:
     requests_dropped: int = 0
     scores_computed: int = 0
     fell_back: str | None = None
+    # torch threads for a render on the CPU: every core. The app keeps one core
+    # free for the UI thread otherwise, but while a frame renders the UI mostly
+    # waits for it, and on 2 cores the full image takes ~0.28 s instead of ~0.45 s.
+    render_threads: int = field(default_factory=lambda: min(MAX_RENDER_THREADS,
+                                                            usable_cores()))
     _extractors: ExtractorSet | None = None
     _extractor_error: str | None = None
 
@@ -168,13 +186,18 @@ class RenderEngine:
         return covering[0] if covering else sizes[-1]
 
     def synthesize(self, latents: np.ndarray, on_fallback: Callable[[str], None] | None = None,
-                   size: int | None = None) -> np.ndarray:
+                   size: int | None = None, cancel: CancelCheck | None = None) -> np.ndarray:
         """Latents -> uint8 frames; on a failing accelerator, retry once on the CPU.
 
+        `cancel` stops a render that became stale (RenderCancelled).
         Call with `lock` held.
         """
         try:
-            return self.generator.synthesize(latents, batch_size=16, size=size)
+            with self._render_threads():
+                return self.generator.synthesize(latents, batch_size=16, size=size,
+                                                 cancel=cancel)
+        except RenderCancelled:
+            raise
         except Exception as error:
             if self.generator.device.type == "cpu" or self.cpu_fallback is None:
                 raise
@@ -184,7 +207,21 @@ class RenderEngine:
             self.fell_back = reason
             if on_fallback is not None:
                 on_fallback(reason)
-            return self.generator.synthesize(latents, batch_size=16, size=size)
+            return self.generator.synthesize(latents, batch_size=16, size=size, cancel=cancel)
+
+    @contextlib.contextmanager
+    def _render_threads(self) -> Iterator[None]:
+        import torch
+
+        before = torch.get_num_threads()
+        change = self.generator.device.type == "cpu" and before != self.render_threads
+        if change:
+            torch.set_num_threads(self.render_threads)
+        try:
+            yield
+        finally:
+            if change:
+                torch.set_num_threads(before)
 
     def _release_accelerator(self) -> None:
         try:
@@ -229,8 +266,9 @@ class RenderEngine:
 
     def timed_frame(self, state: EditState,
                     on_fallback: Callable[[str], None] | None = None,
-                    size: int | None = None) -> tuple[np.ndarray, float]:
+                    size: int | None = None,
+                    cancel: CancelCheck | None = None) -> tuple[np.ndarray, float]:
         start = time.perf_counter()
-        frame = self.synthesize(self.latent(state)[None], on_fallback, size)[0]
+        frame = self.synthesize(self.latent(state)[None], on_fallback, size, cancel)[0]
         self.frames_rendered += 1
         return frame, (time.perf_counter() - start) * 1000

@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Self
 
 import numpy as np
 import torch
 from PIL import Image
+
+# Asked between pieces of work: True means the result is no longer wanted.
+CancelCheck = Callable[[], bool]
+
+
+class RenderCancelled(Exception):
+    """A render was given up because a newer request made it stale (not an error)."""
+
+
+def check_cancel(cancel: CancelCheck | None) -> None:
+    """Raise RenderCancelled when `cancel` says the work is no longer wanted."""
+    if cancel is not None and cancel():
+        raise RenderCancelled
 
 
 @dataclass(frozen=True)
@@ -128,8 +142,13 @@ class Generator(ABC):
         """
         return (self.resolution,)
 
-    def forward_at(self, latents: torch.Tensor, size: int | None) -> torch.Tensor:
-        """`forward` at one of `preview_sizes` (None = full resolution)."""
+    def forward_at(self, latents: torch.Tensor, size: int | None,
+                   cancel: CancelCheck | None = None) -> torch.Tensor:
+        """`forward` at one of `preview_sizes` (None = full resolution).
+
+        Generators whose forward pass is long check `cancel` between its blocks
+        (raising RenderCancelled); the others run to the end.
+        """
         if size is None or size == self.resolution:
             return self.forward(latents)
         from tlgan_tui.engine.errors import TlganError
@@ -146,18 +165,21 @@ class Generator(ABC):
         return self.sample(1, seed)[0]
 
     def synthesize(self, latents: np.ndarray, batch_size: int = 64,
-                   size: int | None = None) -> np.ndarray:
+                   size: int | None = None, cancel: CancelCheck | None = None) -> np.ndarray:
         """Edit-space latents (N, latent_dim) -> uint8 RGB images (N, H, W, 3).
 
-        `size` picks one of `preview_sizes` (default: full resolution).
+        `size` picks one of `preview_sizes` (default: full resolution). `cancel`,
+        asked between batches (and between blocks where the generator can),
+        stops the work early with RenderCancelled.
         """
         latents = np.atleast_2d(np.asarray(latents, dtype=np.float32))
         side = size or self.resolution
         out = np.empty((len(latents), side, side, 3), dtype=np.uint8)
         with torch.inference_mode():
             for start in range(0, len(latents), batch_size):
+                check_cancel(cancel)
                 chunk = torch.from_numpy(np.ascontiguousarray(latents[start : start + batch_size]))
-                images = self.forward_at(chunk.to(self.device), size)
+                images = self.forward_at(chunk.to(self.device), size, cancel)
                 out[start : start + len(chunk)] = to_uint8(images)
         return out
 

@@ -29,7 +29,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from tlgan_tui.engine.errors import TlganError
-from tlgan_tui.engine.generators.base import Generator, GeneratorInfo, JsonConfig
+from tlgan_tui.engine.generators.base import (
+    CancelCheck,
+    Generator,
+    GeneratorInfo,
+    JsonConfig,
+    check_cancel,
+)
 from tlgan_tui.engine.generators.wspace import DEFAULT_PSI, MappingNetwork, WSpace
 
 ARCHITECTURE = "mobilestylegan"
@@ -152,10 +158,14 @@ class SynthesisBlock(nn.Module):
         self.conv2 = StyledSeparableConv(out_ch, out_ch, w_dim, resolution)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, upsample: bool,
-                noises: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+                noises: tuple[torch.Tensor, torch.Tensor],
+                cancel: CancelCheck | None = None) -> torch.Tensor:
         band_scales = self.up_affine(w)
         x = inverse_haar(x, band_scales) if upsample else low_band(x, band_scales)
         x = self.conv1(x, w, noises[0])
+        # The last blocks take ~100 ms each on a CPU core: a stale render stops
+        # halfway through one rather than at its end.
+        check_cancel(cancel)
         return self.conv2(x, w, noises[1])
 
 
@@ -219,8 +229,10 @@ class SynthesisNetwork(nn.Module):
             noise = self._pooled_noise[key]
         return noise.to(dtype)
 
-    def forward(self, w: torch.Tensor, skip: int = 0) -> torch.Tensor:
-        """`skip` = how many of the last blocks run without upsampling (previews)."""
+    def forward(self, w: torch.Tensor, skip: int = 0,
+                cancel: CancelCheck | None = None) -> torch.Tensor:
+        """`skip` = how many of the last blocks run without upsampling (previews);
+        `cancel` is asked between blocks (RenderCancelled when it says stop)."""
         w = w.float()
         dtype = self.const.dtype
         x = self.input_conv(self.const, w).contiguous(memory_format=self.memory_format)
@@ -228,7 +240,9 @@ class SynthesisNetwork(nn.Module):
         for index, block in enumerate(self.blocks):
             factor = 2 ** max(0, index - first_skipped + 1)
             noises = (self._noise(index, 0, factor, dtype), self._noise(index, 1, factor, dtype))
-            x = block(x, w, index < first_skipped, noises)
+            check_cancel(cancel)
+            x = block(x, w, index < first_skipped, noises, cancel)
+        check_cancel(cancel)
         return inverse_haar(self.to_freq(x, w)).float()
 
 
@@ -298,9 +312,10 @@ class MobileStyleGANGenerator(WSpace, Generator):
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         return self.forward_at(latents, None)
 
-    def forward_at(self, latents: torch.Tensor, size: int | None) -> torch.Tensor:
+    def forward_at(self, latents: torch.Tensor, size: int | None,
+                   cancel: CancelCheck | None = None) -> torch.Tensor:
         skip = self.skip_for(size)
-        images = self.synthesis(latents.to(self.device), skip=skip)
+        images = self.synthesis(latents.to(self.device), skip=skip, cancel=cancel)
         return images.clamp(-1.0, 1.0)
 
     def skip_for(self, size: int | None) -> int:
