@@ -18,8 +18,12 @@ fine: the first 60% of the steps at half the working size (a cheaper preview
 where the generator has one). Early stopping when the fine phase's loss has
 not improved for `patience` steps; the best latent seen is returned. The
 generator's noise is fixed (its buffers), so the result renders the same
-every time. W+ (one w per layer) is not offered: edit states, sessions and
-snapshots carry one latent.
+every time.
+
+W+ (`per_layer`, StyleGAN-type generators): one u per synthesis layer, all
+starting from the chosen start; each layer has the prior above, and
+`spread_weight` pulls the layers towards their mean so the result stays close
+to one w (which keeps the edit directions, fitted in W, meaningful).
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import Generator
 
 PRIOR_SAMPLES = 8192
-START_CANDIDATES = 7
 PYRAMID_LEVELS = 4
 
 
@@ -57,6 +60,9 @@ class InversionSettings:
     patience: int = 25
     min_improvement: float = 1e-4  # relative
     seed: int = 0  # for the start candidates
+    candidates: int = 7  # random start candidates besides the mean latent
+    per_layer: bool = False  # W+: one latent per synthesis layer
+    spread_weight: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ class Progress:
 
 @dataclass
 class InversionResult:
-    latent: np.ndarray  # float32 (latent_dim,)
+    latent: np.ndarray  # float32 (latent_dim,), or (num_ws, latent_dim) for W+
     loss: float  # best fine-phase loss
     steps_run: int
     stopped_early: bool
@@ -193,6 +199,10 @@ def invert_batch(generator: Generator, targets: np.ndarray, settings: InversionS
     started = time.perf_counter()
     if settings.steps < 1:
         raise TlganError("--steps must be at least 1")
+    layers = generator.num_ws if settings.per_layer else 0
+    if settings.per_layer and not layers:
+        raise TlganError(f"{generator.info.name} takes one latent per face; W+ needs a "
+                         "StyleGAN-type generator")
     fine, coarse = working_sizes(generator, settings.size)
     n = len(targets)
     if targets.shape[1:3] != (fine, fine):
@@ -208,8 +218,10 @@ def invert_batch(generator: Generator, targets: np.ndarray, settings: InversionS
     # Start: the mean latent or the best of a few samples, by coarse pixel loss.
     w_avg = getattr(generator, "w_avg", None)
     first = prior.mean.numpy() if w_avg is None else np.asarray(w_avg, dtype=np.float32)
-    candidates = np.concatenate([first[None].astype(np.float32),
-                                 generator.sample(START_CANDIDATES, settings.seed)])
+    # Their own random stream: "seed N" of the generator is never a candidate by chance.
+    rng = np.random.default_rng([settings.seed, 0x1A7E])
+    drawn = generator.z_to_latent(generator.sample_z(settings.candidates, rng))
+    candidates = np.concatenate([first[None], drawn]).astype(np.float32)
     with torch.no_grad():
         cand = torch.from_numpy(candidates).to(generator.device)
         images = torch.cat([render_for_grad(generator, c[None], coarse) for c in cand])
@@ -217,6 +229,8 @@ def invert_batch(generator: Generator, targets: np.ndarray, settings: InversionS
                               for goal in target_coarse])  # (N, candidates)
         start = cand[losses.argmin(dim=1)]
         u0 = torch.linalg.solve(basis, (start - mean).T).T
+        if layers:
+            u0 = u0[:, None].repeat(1, layers, 1)  # (N, layers, d)
     u = u0.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([u], lr=settings.lr, betas=(0.9, 0.999))
     coarse_steps = round(settings.steps * settings.coarse_fraction) if coarse < fine else 0
@@ -246,8 +260,13 @@ def invert_batch(generator: Generator, targets: np.ndarray, settings: InversionS
                                                             mode="bilinear")
             ident = identity(full)
             loss = loss + settings.identity_weight * ident
-        excess = F.relu(u.norm(dim=1) - typical)
-        loss = loss + settings.prior_weight * excess.square() / d
+        excess = F.relu(u.norm(dim=-1) - typical)
+        if layers:
+            loss = loss + settings.prior_weight * excess.square().mean(dim=1) / d
+            spread = (u - u.mean(dim=1, keepdim=True)).square().sum(dim=-1).mean(dim=1)
+            loss = loss + settings.spread_weight * spread / d
+        else:
+            loss = loss + settings.prior_weight * excess.square() / d
         values = loss.detach().cpu()
         if not torch.isfinite(values).all():
             raise TlganError("the projection diverged (loss is not finite)")
