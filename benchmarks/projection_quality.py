@@ -152,12 +152,12 @@ def main() -> None:
     say(f"# projection_quality: {generator.info.name}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d %H:%M')} UTC, "
         f"settings {settings}")
-    if not args.skip_round_trip:
-        round_trip(generator, args.seeds, settings)
     photos = [p for p in args.photos if p.is_file()]
     if photos:
         projected = real_photos(generator, photos, settings, args.out)
         edits(generator, projected)
+    if not args.skip_round_trip:
+        round_trip(generator, args.seeds, settings)
 
 
 if __name__ == "__main__":
