@@ -216,10 +216,13 @@ def ref_modconv_sample(x: torch.Tensor, weight: torch.Tensor, style: torch.Tenso
 
 
 def ref_synthesis(g: PModule, w: torch.Tensor) -> torch.Tensor:
-    """StyleGAN2-ADA synthesis with noise_mode='const', one w for all layers."""
+    """StyleGAN2-ADA synthesis with noise_mode='const': one w for all layers (N, w_dim), or
+    per-layer ws (N, num_ws, w_dim) split as upstream: each conv takes the next w, a
+    block's ToRGB the w after its last conv."""
     images = []
     for n in range(len(w)):
-        wn = w[n:n + 1]
+        ws = w[n]
+        index = 0
         img = None
         x = None
         res = 4
@@ -230,6 +233,8 @@ def ref_synthesis(g: PModule, w: torch.Tensor) -> torch.Tensor:
             for name in (["conv1"] if res == 4 else ["conv0", "conv1"]):
                 layer = getattr(block, name)
                 aff = layer.affine
+                wn = (ws[index] if ws.ndim == 2 else ws)[None]
+                index += 1
                 style = (wn @ (aff.weight * float(aff.weight_gain)).T + aff.bias * aff.bias_gain)[0]
                 x = ref_modconv_sample(x, layer.weight, style, True, layer.up == 2)
                 x = x + layer.noise_const * layer.noise_strength
@@ -238,6 +243,7 @@ def ref_synthesis(g: PModule, w: torch.Tensor) -> torch.Tensor:
                     x = x.clamp(-layer.conv_clamp, layer.conv_clamp)
             torgb = block.torgb
             aff = torgb.affine
+            wn = (ws[index] if ws.ndim == 2 else ws)[None]
             style = (wn @ (aff.weight * float(aff.weight_gain)).T + aff.bias * aff.bias_gain)[0]
             y = ref_modconv_sample(x, torgb.weight, style * float(torgb.weight_gain), False, False)
             y = y + torgb.bias[None, :, None, None]

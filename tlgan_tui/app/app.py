@@ -114,7 +114,7 @@ class AppConfig:
     max_fps: float = DEFAULT_MAX_FPS
     quality: str = "auto"  # "auto", "full" or "preview": the frame sent once keys stop
     pace: bool | None = None  # wait for the terminal's answer per frame (None: unless headless)
-    projection_steps: int = 100  # `o`: inversion steps and working size (px)
+    projection_steps: int = 300  # `o`: inversion steps and working size (px)
     projection_size: int = 256
 
 

@@ -185,7 +185,7 @@ def _history_from_session(session: Session, generator: Generator,
         raise TlganError("the session was made with other feature axes "
                          f"({', '.join(session.axes.get('names', []))}); pass the same --axes, "
                          "or start without --resume")
-    if session.history.current.start.shape != (generator.latent_dim,):
+    if not all(generator.fits(state.start) for state in session.history.states):
         raise TlganError("the session's latents do not fit this generator")
     return session.history
 
@@ -203,7 +203,7 @@ def _history_from_snapshot(path: Path, generator: Generator, axes: FeatureAxes,
             f"{path} was made with generator {snapshot.generator.get('name', '?')} "
             f"({snapshot.generator.get('ident', made_with[:16])}), not {generator.info.name}; "
             "pass the same --generator")
-    if len(snapshot.latent) != generator.latent_dim:
+    if not generator.fits(snapshot.latent):
         raise TlganError(f"{path}: its latent does not fit this generator")
     made_with_axes = snapshot.axes.get("sha256")
     if made_with_axes and axes.sha256 and made_with_axes != axes.sha256:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tlgan_tui.cli.common import add_generator_options, open_generator
@@ -27,12 +28,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the snapshot PNG to write")
     add_generator_options(parser)
     add_axes_option(parser)
-    parser.add_argument("--steps", type=int, default=100, metavar="N",
-                        help="optimisation steps (default 100; stops early when the loss "
-                        "stops improving)")
+    parser.add_argument("--steps", type=int, default=None, metavar="N",
+                        help="optimisation steps (default 300, about a minute on 2 CPU cores "
+                        "at 256 px; stops early when the loss stops improving)")
     parser.add_argument("--size", type=int, default=256, metavar="PX",
                         help="working size in pixels (default 256, capped at the generator's "
                         "resolution); the snapshot is always full resolution")
+    parser.add_argument("--latent", choices=("w", "w+"), default="w",
+                        help="w: one latent, as every face in the editor (default); w+: one "
+                        "latent per synthesis layer (StyleGAN-type generators): closer to "
+                        "the photo, and every edit moves all layers together")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the start candidates (default 0)")
     parser.add_argument("--force", action="store_true",
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from tlgan_tui.engine.inversion import InversionSettings, Progress
     from tlgan_tui.engine.projection import project_photo
 
-    if not 1 <= args.steps <= MAX_STEPS:
+    if args.steps is not None and not 1 <= args.steps <= MAX_STEPS:
         raise TlganError(f"--steps must be between 1 and {MAX_STEPS}")
     if not MIN_SIZE <= args.size <= MAX_SIZE:
         raise TlganError(f"--size must be between {MIN_SIZE} and {MAX_SIZE}")
@@ -69,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.photo.exists():
         raise TlganError(f"photo not found: {args.photo}")
     generator = open_generator(args)
+    per_layer = args.latent == "w+"
+    if per_layer and not generator.num_ws:
+        raise TlganError(f"--latent w+ needs a StyleGAN-type generator; {generator.info.name} "
+                         "takes one latent per face")
     axes = open_axes(args.axes, generator, required=False)
     interactive = sys.stderr.isatty()
 
@@ -82,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         elif p.step == 1 or p.step % 10 == 0 or p.step == p.steps:
             print(line, file=sys.stderr, flush=True)
 
-    settings = InversionSettings(steps=args.steps, size=args.size, seed=args.seed)
+    settings = InversionSettings(size=args.size, seed=args.seed, per_layer=per_layer)
+    if args.steps is not None:
+        settings = replace(settings, steps=args.steps)
     result = project_photo(args.photo, generator, settings, show,
                            notes=lambda text: print(text, file=sys.stderr))
     if interactive:
@@ -96,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                                  axes.sha256 if axes else "", names, state, latent,
                                  generator.resolution)
     metadata["projection"] = {
-        "photo": args.photo.name, "alignment": result.alignment,
+        "photo": args.photo.name, "alignment": result.alignment, "latent": args.latent,
         "steps_run": result.inversion.steps_run, "working_size": int(result.aligned.shape[0]),
         "psnr_db": round(result.psnr, 3),
         "descriptor_distance": round(result.descriptor_distance, 4),

@@ -108,6 +108,8 @@ def _render_from(args: argparse.Namespace, generator: Generator, axes: FeatureAx
         raise TlganError(
             f"{args.source} was made with generator {snapshot.generator.get('name', '?')} "
             f"({snapshot.generator.get('ident', '?')}); pass --generator with that model")
+    if not generator.fits(snapshot.latent):
+        raise TlganError(f"{args.source}: its latent does not fit {generator.info.name}")
     size = args.size or snapshot.size
     if not (assignments or args.locks):
         # The stored latent is exactly what made the pixels: no axes needed.

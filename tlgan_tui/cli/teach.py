@@ -110,6 +110,9 @@ def _snapshot_latent(png: Path, generator_sha256: str, dim: int, where: str) -> 
         raise TlganError(f"{where}: {png.name} was made with generator "
                          f"{snapshot.generator.get('name', '?')}, not this one; pass the same "
                          "--generator")
+    if snapshot.latent.ndim == 2:
+        raise TlganError(f"{where}: {png.name} holds a per-layer (W+) latent; teaching takes "
+                         "faces with one latent (project with --latent w)")
     if len(snapshot.latent) != dim:
         raise TlganError(f"{where}: {png.name}'s latent does not fit this generator")
     return np.asarray(snapshot.latent, dtype=np.float32)

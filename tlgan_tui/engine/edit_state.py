@@ -46,30 +46,49 @@ def check_seed(value: object) -> int | None:
     return value
 
 
+MAX_LAYERS = 64  # per-layer (W+) latents: StyleGAN2-1024 has 18
+
+
 def encode_latent(latent: np.ndarray) -> str:
-    """float32 vector -> base64 text (exact round trip)."""
+    """float32 vector (or per-layer matrix, row by row) -> base64 text (exact round trip)."""
     return base64.b64encode(np.asarray(latent, dtype="<f4").tobytes()).decode("ascii")
 
 
-def decode_latent(text: str, dim: int | None = None) -> np.ndarray:
+def decode_latent(text: str, dim: int | None = None, layers: int | None = None) -> np.ndarray:
+    """Inverse of encode_latent: shape (dim,), or (layers, dim) for a per-layer latent."""
     if not isinstance(text, str):
         raise TypeError(f"a latent must be base64 text, not a {type(text).__name__}")
     raw = base64.b64decode(text.encode("ascii"), validate=True)
     if not raw or len(raw) % 4:
         raise ValueError(f"a latent of {len(raw)} bytes is not float32 values")
     latent = np.frombuffer(raw, dtype="<f4").astype(np.float32)
-    if dim is not None and latent.shape != (dim,):
-        raise ValueError(f"latent has {latent.size} values, expected {dim}")
+    if layers is not None:
+        if latent.size % layers:
+            raise ValueError(f"latent has {latent.size} values, not {layers} equal layers")
+        latent = latent.reshape(layers, -1)
+    if dim is not None and latent.shape[-1] != dim:
+        raise ValueError(f"latent has {latent.shape[-1]} values per layer, expected {dim}")
     if not np.all(np.isfinite(latent)):
         raise ValueError("latent holds non-finite values")
     return latent
+
+
+def check_layers(value: object) -> int | None:
+    """None (one latent) or the number of per-layer latents (W+)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LAYERS:
+        raise ValueError(f"layers {str(value)[:20]!r} is not a whole number in 1..{MAX_LAYERS}")
+    return value
 
 
 @dataclass(frozen=True, eq=False)
 class EditState:
     """Start face + offsets (in sigmas) + locks; `latent(axes)` gives the edited latent."""
 
-    start: np.ndarray  # (d,) float32 edit-space latent of the unedited face
+    # (d,) float32 edit-space latent of the unedited face, or (layers, d) for a per-layer
+    # (W+) latent; edits add the same step to every layer.
+    start: np.ndarray
     offsets: tuple[float, ...]  # one per feature, what the user sees
     locked: tuple[int, ...] = ()  # feature indices, in the order they were locked
     seed: int | None = None  # where `start` came from, when it came from a seed
@@ -124,8 +143,13 @@ class EditState:
                        base_offsets=None, psi=psi)
 
     # -- serialization -------------------------------------------------------
+    @property
+    def layers(self) -> int | None:
+        """None for one latent, else the number of per-layer (W+) latents."""
+        return int(self.start.shape[0]) if self.start.ndim == 2 else None
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "start": encode_latent(self.start),
             "offsets": list(self.offsets),
             "locked": list(self.locked),
@@ -135,6 +159,9 @@ class EditState:
             "lock_method": self.lock_method,
             "psi": self.psi,
         }
+        if self.layers is not None:  # only then: one-latent states read as before
+            data["layers"] = self.layers
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], dim: int, n_features: int) -> EditState:
@@ -155,12 +182,13 @@ class EditState:
         psi = data.get("psi")
         if psi is not None:
             check_offset(psi, "psi")
+        layers = check_layers(data.get("layers"))
         return cls(
-            start=decode_latent(data["start"], dim),
+            start=decode_latent(data["start"], dim, layers),
             offsets=offsets,
             locked=locked,
             seed=check_seed(data.get("seed")),
-            base=None if data.get("base") is None else decode_latent(data["base"], dim),
+            base=None if data.get("base") is None else decode_latent(data["base"], dim, layers),
             base_offsets=None if base_offsets is None
             else _offsets(base_offsets, n_features, "base_offsets"),
             lock_method=method,

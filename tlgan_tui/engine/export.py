@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 from tlgan_tui import __version__
 from tlgan_tui.engine import bounded_json
 from tlgan_tui.engine.atomic_write import write_atomic
-from tlgan_tui.engine.edit_state import EditState, decode_latent, encode_latent
+from tlgan_tui.engine.edit_state import EditState, check_layers, decode_latent, encode_latent
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import GeneratorInfo
 from tlgan_tui.engine.input_files import check_input_file
@@ -40,13 +40,13 @@ class Snapshot:
     axes: dict[str, Any]
     features: list[str]
     state: dict[str, Any]  # EditState.to_dict()
-    latent: np.ndarray  # the edited latent that made the pixels
+    latent: np.ndarray  # the edited latent that made the pixels: (d,) or (layers, d)
     size: int
     raw: dict[str, Any]  # the whole metadata, as stored
 
     def edit_state(self, n_features: int) -> EditState:
         try:
-            return EditState.from_dict(self.state, len(self.latent), n_features)
+            return EditState.from_dict(self.state, self.latent.shape[-1], n_features)
         except (KeyError, ValueError, TypeError) as error:
             raise TlganError(f"snapshot holds a malformed edit state ({error})") from None
 
@@ -136,7 +136,7 @@ def read_snapshot(path: Path) -> Snapshot:
         size = meta["size"]
         if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= MAX_SIZE:
             raise ValueError(f"size {str(size)[:20]} is not a whole number in 8..{MAX_SIZE}")
-        latent = decode_latent(meta["latent"])
+        latent = decode_latent(meta["latent"], layers=check_layers(meta["state"].get("layers")))
         return Snapshot(generator=_record(meta["generator"]), axes=_record(meta["axes"]),
                         features=[clean_text(f) for f in features], state=dict(meta["state"]),
                         latent=latent, size=size, raw=meta)

@@ -36,7 +36,13 @@ from typing import Any
 
 from tlgan_tui.engine import bounded_json
 from tlgan_tui.engine.atomic_write import write_bytes_atomic
-from tlgan_tui.engine.edit_state import EditState, check_index, check_offset, decode_latent
+from tlgan_tui.engine.edit_state import (
+    EditState,
+    check_index,
+    check_layers,
+    check_offset,
+    decode_latent,
+)
 from tlgan_tui.engine.errors import TlganError
 
 FORMAT = "tlgan-session"
@@ -222,7 +228,8 @@ class Session:
             if len(states) > MAX_HISTORY:
                 raise ValueError(f"{len(states)} states in the history (at most {MAX_HISTORY})")
             # Every latent has the first state's dimension.
-            dim = len(decode_latent(states[0]["start"]))
+            dim = decode_latent(states[0]["start"],
+                                layers=check_layers(states[0].get("layers"))).shape[-1]
             index = check_index(document["index"], len(states), "history index")
             history = History([EditState.from_dict(s, dim, len(names)) for s in states], index)
             step = check_offset(document["step"], "step")

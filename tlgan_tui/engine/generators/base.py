@@ -134,6 +134,19 @@ class Generator(ABC):
         return self.info.resolution
 
     @property
+    def num_ws(self) -> int:
+        """Per-layer latents (W+) the generator takes as (N, num_ws, latent_dim) in
+        `forward`; 0 where it takes only one latent per face."""
+        return 0
+
+    def fits(self, latent: np.ndarray) -> bool:
+        """Whether `latent` is one face's latent for this generator: (d,), or
+        (num_ws, d) where it takes per-layer latents."""
+        shape = np.shape(latent)
+        return shape == (self.latent_dim,) or (
+            self.num_ws > 0 and shape == (self.num_ws, self.latent_dim))
+
+    @property
     def preview_sizes(self) -> tuple[int, ...]:
         """Sizes (px, ascending) `synthesize` can render; the largest is the full image.
 

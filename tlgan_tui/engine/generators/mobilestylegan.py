@@ -229,21 +229,32 @@ class SynthesisNetwork(nn.Module):
             noise = self._pooled_noise[key]
         return noise.to(dtype)
 
+    @property
+    def num_ws(self) -> int:
+        """Per-layer latents (W+): one for the input conv, one per block, one for to_freq."""
+        return len(self.blocks) + 2
+
     def forward(self, w: torch.Tensor, skip: int = 0,
                 cancel: CancelCheck | None = None) -> torch.Tensor:
         """`skip` = how many of the last blocks run without upsampling (previews);
-        `cancel` is asked between blocks (RenderCancelled when it says stop)."""
+        `cancel` is asked between blocks (RenderCancelled when it says stop).
+
+        w is (N, w_dim), or (N, num_ws, w_dim) for a per-layer (W+) latent.
+        """
         w = w.float()
+        ws = w.unbind(1) if w.ndim == 3 else (w,) * self.num_ws
+        if len(ws) != self.num_ws:
+            raise ValueError(f"a per-layer latent needs {self.num_ws} layers, not {len(ws)}")
         dtype = self.const.dtype
-        x = self.input_conv(self.const, w).contiguous(memory_format=self.memory_format)
+        x = self.input_conv(self.const, ws[0]).contiguous(memory_format=self.memory_format)
         first_skipped = len(self.blocks) - skip
         for index, block in enumerate(self.blocks):
             factor = 2 ** max(0, index - first_skipped + 1)
             noises = (self._noise(index, 0, factor, dtype), self._noise(index, 1, factor, dtype))
             check_cancel(cancel)
-            x = block(x, w, index < first_skipped, noises, cancel)
+            x = block(x, ws[index + 1], index < first_skipped, noises, cancel)
         check_cancel(cancel)
-        return inverse_haar(self.to_freq(x, w)).float()
+        return inverse_haar(self.to_freq(x, ws[-1])).float()
 
 
 class MobileStyleGANGenerator(WSpace, Generator):

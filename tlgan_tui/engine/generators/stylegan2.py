@@ -148,21 +148,31 @@ class SynthesisNetwork(nn.Module):
             clamp = 256.0  # fp16 overflows long before this; real activations stay far below
         return clamp
 
+    @property
+    def num_ws(self) -> int:
+        """Per-layer latents (W+), StyleGAN2's layout: conv k reads w_k, ToRGB of block b
+        reads w_{2b+1}."""
+        return len(self.layers) + 1
+
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """w is (N, w_dim), or (N, num_ws, w_dim) for a per-layer (W+) latent."""
         w = w.float()
+        ws = w.unbind(1) if w.ndim == 3 else (w,) * self.num_ws
+        if len(ws) != self.num_ws:
+            raise ValueError(f"a per-layer latent needs {self.num_ws} layers, not {len(ws)}")
         half = self.fp16_from <= 4
         dtype = torch.float16 if half else torch.float32
         x = self.const.to(dtype)[None].expand(len(w), -1, -1, -1)
-        x = self.layers[0](x, w, self.kernel, self._clamp(half))
-        image = self.torgbs[0](x, w, self._clamp(half)).float()
+        x = self.layers[0](x, ws[0], self.kernel, self._clamp(half))
+        image = self.torgbs[0](x, ws[1], self._clamp(half)).float()
         for block, res in enumerate(self.resolutions()[1:], start=1):
             half = res >= self.fp16_from
             x = x.to(torch.float16 if half else torch.float32)
             kernel = self.kernel.to(x.dtype)
-            x = self.layers[2 * block - 1](x, w, kernel, self._clamp(half))
-            x = self.layers[2 * block](x, w, kernel, self._clamp(half))
+            x = self.layers[2 * block - 1](x, ws[2 * block - 1], kernel, self._clamp(half))
+            x = self.layers[2 * block](x, ws[2 * block], kernel, self._clamp(half))
             image = upsample2d(image, self.kernel) + self.torgbs[block](
-                x, w, self._clamp(half)
+                x, ws[2 * block + 1], self._clamp(half)
             ).float()
         return image
 

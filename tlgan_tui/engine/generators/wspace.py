@@ -75,6 +75,11 @@ class WSpace:
         self.psi = psi
 
     @property
+    def num_ws(self) -> int:
+        """How many per-layer latents the synthesis network takes (W+)."""
+        return int(self.synthesis.num_ws)
+
+    @property
     def w_avg(self) -> np.ndarray:
         return self.mapping.w_avg.numpy().copy()
 
