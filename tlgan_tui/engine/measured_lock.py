@@ -65,15 +65,16 @@ def correct(latents: np.ndarray, steps: np.ndarray, values: np.ndarray, targets:
 
     latents (n, d): the linearly locked faces; steps (m, d): latent change per
     +1 offset of each locked feature; values (n, m): their measured values at
-    c = 0; slopes (m,): prior change per +1 offset (NaN: unknown, assumed 1
-    unit per sigma for the first step). `offsets` (n, m), the features' current
+    c = 0; slopes (m,): prior change per +1 offset (NaN: unknown, found by a
+    first probe step). `offsets` (n, m), the features' current
     offsets, makes every tried offset a multiple of 1e-6 (as the edit state
     stores them). Returns (c, measured values at c).
     """
     n, m = values.shape
-    slopes = np.where(np.isfinite(slopes) & (np.abs(slopes) > 1e-12), slopes, np.nan)
-    prior = np.where(np.isfinite(slopes), slopes, 1.0)
-    tolerance = settings.tolerance * np.abs(prior)
+    slopes = np.asarray(slopes, dtype=np.float64)
+    known = np.isfinite(slopes) & (np.abs(slopes) > 1e-12)
+    # Per face: the mean slope, or (unknown) the first secant, a probe's response.
+    prior = np.broadcast_to(np.where(known, slopes, np.nan), (n, m)).copy()
     base = np.zeros((n, m)) if offsets is None else np.asarray(offsets, dtype=np.float64)
     best_c, best_v = np.zeros((n, m)), np.array(values, dtype=np.float64)
     best_err = np.abs(best_v - targets)
@@ -82,6 +83,7 @@ def correct(latents: np.ndarray, steps: np.ndarray, values: np.ndarray, targets:
     given_up = np.zeros((n, 1), dtype=bool)  # a try the extractors could not score
     for _ in range(settings.iterations):
         err = cur_v - targets
+        tolerance = np.nan_to_num(settings.tolerance * np.abs(prior), nan=0.0)
         active = np.isfinite(err) & (best_err > tolerance) & ~given_up
         if not active.any():
             break
@@ -89,9 +91,15 @@ def correct(latents: np.ndarray, steps: np.ndarray, values: np.ndarray, targets:
         with np.errstate(divide="ignore", invalid="ignore"):
             secant = np.where(np.abs(dc) > 1e-9, dv / dc, np.nan)
         # The secant replaces the mean slope once it has the axis's sign and a sane size.
-        usable = np.isfinite(secant) & (secant * prior > 0) & (np.abs(secant) > 0.1 * np.abs(prior))
+        usable = np.isfinite(secant) & (secant != 0) & (
+            np.isnan(prior) | ((secant * prior > 0) & (np.abs(secant) > 0.1 * np.abs(prior))))
+        prior = np.where(np.isnan(prior) & usable, secant, prior)
         slope = np.where(usable, secant, prior)
-        step = np.clip(-err / slope, -settings.max_step, settings.max_step)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # No slope yet: a probe of half the largest step, up if the feature is too low
+            # (fitted axes point the way their feature grows).
+            step = np.where(np.isfinite(slope), -err / slope, -np.sign(err) * settings.max_step / 2)
+        step = np.clip(step, -settings.max_step, settings.max_step)
         new_c = np.clip(cur_c + np.where(active, step, 0.0), -settings.max_total,
                         settings.max_total)
         new_c = np.round(base + new_c, 6) - base
@@ -104,8 +112,9 @@ def correct(latents: np.ndarray, steps: np.ndarray, values: np.ndarray, targets:
         prev_c[rows], prev_v[rows] = cur_c[rows], cur_v[rows]
         cur_c[rows], cur_v[rows] = new_c[rows], measured
         new_err = np.abs(cur_v[rows] - targets[rows])
-        better = (np.nansum(new_err / np.abs(prior), axis=1)
-                  < np.nansum(best_err[rows] / np.abs(prior), axis=1))
+        scale = np.nan_to_num(np.abs(prior[rows]), nan=1.0)
+        better = (np.nansum(new_err / scale, axis=1)
+                  < np.nansum(best_err[rows] / scale, axis=1))
         kept = rows[better]
         best_c[kept], best_v[kept], best_err[kept] = cur_c[kept], cur_v[kept], new_err[better]
     return best_c, best_v
