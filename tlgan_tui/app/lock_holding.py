@@ -47,8 +47,10 @@ class LockHolding:
     _lock_holding: EditState | None  # the state a hold worker is busy with
     _lock_settled: EditState | None  # the last state held (corrected or found fine)
     _lock_references: dict[bytes, np.ndarray]  # reference latent -> its scores
+    last_lock_correction: tuple[EditState, EditState] | None  # (replaced, its correction)
 
     def _init_lock_holding(self: TlganApp) -> None:
+        self.last_lock_correction = None
         self._lock_holding = None
         self._lock_settled = None
         self._lock_references = {}
@@ -131,6 +133,7 @@ class LockHolding:
         self._lock_settled = message.after
         if message.after is not message.before and not message.after.same_as(message.before):
             self.history.replace_current(message.after)
+            self.last_lock_correction = (message.before, message.after)
             self._refresh_view()
             self._save_session()
             self._request_render(full=self.engine.preview_size() is None
