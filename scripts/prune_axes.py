@@ -31,7 +31,14 @@ def prune(axes: FeatureAxes, drop: list[str], why: str) -> FeatureAxes:
             row for name, row in zip(fitted, rescoring["table"], strict=True) if name in kept])
     if isinstance(info.get("metrics"), dict):
         info["metrics"] = {k: v for k, v in info["metrics"].items() if k in kept}
-    info["pruned"] = {"fitted_axes": fitted, "dropped": list(drop), "why": why}
+    earlier = info.get("pruned")
+    if isinstance(earlier, dict) and isinstance(earlier.get("fitted_axes"), list):
+        # Pruned before: keep the fit's full list and every earlier reason.
+        info["pruned"] = {"fitted_axes": earlier["fitted_axes"],
+                          "dropped": [*earlier.get("dropped", []), *drop],
+                          "why": f"{earlier.get('why', '')}; then {why}"}
+    else:
+        info["pruned"] = {"fitted_axes": fitted, "dropped": list(drop), "why": why}
     return FeatureAxes(axes.names, axes.kinds, axes.directions, axes.sigmas, info)
 
 

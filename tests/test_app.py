@@ -89,7 +89,8 @@ async def test_move_select_step_and_reset_keys(tmp_path: Path) -> None:
 
 @async_test
 async def test_locked_feature_never_moves(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
+    # No extractors: no measured-lock corrections between keys (tests/test_app_locks.py).
+    app = make_app(tmp_path, extractors=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("l", "space")

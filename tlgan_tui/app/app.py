@@ -9,7 +9,9 @@ The session is saved after every change on a background thread.
 Locks: a locked feature never moves. Moving or resetting it is refused with
 a notification ("Male is locked — space to unlock"); moving other features
 is conditioned on the locked axes; `R` resets the unlocked features only.
-Undo, redo and a new random face are the only ways its value changes.
+Once keys settle, the measured lock (lock_holding.py) corrects the locked
+feature's own offset so it measures what it did when locked; otherwise only
+undo, redo and a new random face change it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
 from tlgan_tui.app.knob_actions import KnobActions, sectioned_order
+from tlgan_tui.app.lock_holding import LockHolding
 from tlgan_tui.app.pacing import (
     CURSOR_POSITION_QUERY,
     DEFAULT_MAX_FPS,
@@ -142,7 +145,7 @@ def feature_order(names: list[str]) -> list[int]:
     return [position[name] for name in ordered_feature_names(names)]
 
 
-class TlganApp(KnobActions, App[None]):
+class TlganApp(KnobActions, LockHolding, App[None]):
     """Face on the left, features on the right, status and keys at the bottom."""
 
     CSS_PATH = "app.tcss"
@@ -193,6 +196,7 @@ class TlganApp(KnobActions, App[None]):
                                    config.cpu_fallback)
         self.writer = SessionWriter(config.session_path) if config.session_path else None
         self._init_knobs()
+        self._init_lock_holding()
         self._rng = random.Random(config.random_seed)
         self._generation = 0  # newest render request
         self._shown_generation = 0  # newest frame on screen
@@ -578,7 +582,7 @@ class TlganApp(KnobActions, App[None]):
         self._render_worker(self._generation, self.state, target, requested_at, size,
                             wire_preview, kitty_id)
         self._full_after_preview = False
-        if size is not None:
+        if size is not None or self._hold_wanted():  # a full frame may follow a hold
             if self._full_timer is not None:
                 self._full_timer.stop()
             self._full_timer = self.set_timer(FULL_AFTER_IDLE_S, self._request_full)
@@ -592,6 +596,10 @@ class TlganApp(KnobActions, App[None]):
 
     def _request_full(self) -> None:
         self._full_timer = None
+        if self._hold_first():
+            return  # the measured lock corrects the offsets, then comes back here
+        if self.engine.preview_size() is None:
+            return  # no previews: every frame was full already
         if not self._full_quality():
             return  # the preview stays: a full frame would not cross the link in time
         if self._shown_generation < self._generation:

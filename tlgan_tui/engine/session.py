@@ -130,6 +130,11 @@ class History:
         self._index = len(self._states) - 1
         return True
 
+    def replace_current(self, state: EditState) -> None:
+        """Put `state` in the current state's place: a refinement of the same step
+        (the measured lock's correction), not a new undo step."""
+        self._states[self._index] = state
+
     def undo(self) -> bool:
         if not self.can_undo:
             return False
