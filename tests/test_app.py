@@ -158,7 +158,9 @@ async def test_random_face(tmp_path: Path) -> None:
 
 @async_test
 async def test_snapshot_png_reopens_with_from(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
+    # No extractors: a measured-lock correction after the snapshots would replace
+    # the state they recorded (tests/test_app_locks.py covers the corrections).
+    app = make_app(tmp_path, extractors=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "l", "j", "space", "j", "h", "s", "s")
         await settle(pilot)
@@ -181,7 +183,7 @@ async def test_snapshot_png_reopens_with_from(tmp_path: Path) -> None:
     assert main(["render", "--from", str(app.exports[0]), "--axes",
                  str(tmp_path / "axes.safetensors"), "-o", str(again)]) == 0
     assert np.array_equal(np.asarray(Image.open(again).convert("RGB")), np.asarray(expected))
-    reopened = make_app(tmp_path, "--from", str(app.exports[0]))
+    reopened = make_app(tmp_path, "--from", str(app.exports[0]), extractors=False)
     async with reopened.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert reopened.state.same_as(state)
