@@ -76,6 +76,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=256)
     parser.add_argument("--size", type=int, default=96, help="sweep cell side in px")
     parser.add_argument("--amount", type=float, default=3.0)
+    parser.add_argument("--locks-only", action="store_true",
+                        help="only the lock-leakage table (the pair knobs' moves, no sweeps)")
     parser.add_argument("--render-size", type=int, default=None,
                         help="score faces rendered at this preview size (as `fit --sample-size`)")
     args = parser.parse_args()
@@ -103,6 +105,8 @@ def main() -> None:
     own: dict[int, float] = {}
     moves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for i in knobs:
+        if args.locks_only and axes.names[i] not in LOCK_PAIRS:
+            continue
         minus, plus = effect_of_move(generator, extractors, axes, starts, i, args.amount,
                                      size=args.render_size)
         moves[i] = (minus, plus)
@@ -114,8 +118,10 @@ def main() -> None:
         unit = extractors.features[c].unit
         print(f"{axes.names[i]:>22} {own[i]:>+12.3f} {right:>10.1%} {both.mean():>7.1%} "
               f"{verdict:>12}  {unit}")
-        save_sweep(generator, axes, i, sweeps, args.size, args.render_size)
-    print(f"\nsweeps: {sweeps}/")
+        if not args.locks_only:
+            save_sweep(generator, axes, i, sweeps, args.size, args.render_size)
+    if not args.locks_only:
+        print(f"\nsweeps: {sweeps}/")
 
     pair_axes = [i for i in knobs if axes.names[i] in LOCK_PAIRS]
     base = score_latents(generator, extractors, starts, 128, args.render_size)

@@ -21,8 +21,8 @@ from textual.worker import get_current_worker
 
 from tlgan_tui.app.worker import WorkerFailed, _describe
 from tlgan_tui.engine.edit_state import EditState
-from tlgan_tui.engine.measured_lock import hold_locks, reference_latent
-from tlgan_tui.engine.sampling import SCORING_SIDE, images_for_scoring
+from tlgan_tui.engine.measured_lock import MEASURE_SIZE, hold_locks, reference_latent
+from tlgan_tui.engine.sampling import images_for_scoring
 
 if TYPE_CHECKING:
     from tlgan_tui.app.app import TlganApp
@@ -73,20 +73,10 @@ class LockHolding:
         self._hold_worker(self.state)
         return True
 
-    def _measure_size(self: TlganApp) -> int | None:
-        """The axes' fit size when the generator previews at it (what the knobs were
-        measured at), else the smallest preview at least SCORING_SIDE or full size."""
-        sizes = self.engine.generator.preview_sizes
-        fitted = self.axes.info.get("sample_size")
-        if fitted in sizes:
-            return int(fitted)
-        covering = [s for s in sizes if s >= SCORING_SIDE]
-        return covering[0] if covering and covering[0] != sizes[-1] else None
-
     @work(thread=True, group="hold", exclusive=True, exit_on_error=False)
     def _hold_worker(self: TlganApp, state: EditState) -> None:
         engine, axes, worker = self.engine, self.axes, get_current_worker()
-        size = self._measure_size()
+        size = MEASURE_SIZE
 
         def measure_all(latents: np.ndarray) -> np.ndarray:
             if worker.is_cancelled or self.state is not state:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tlgan_tui.engine.atomic_write import resolve_target
 from tlgan_tui.engine.axes import FeatureAxes
-from tlgan_tui.engine.edit_state import MAX_OFFSET
+from tlgan_tui.engine.edit_state import MAX_OFFSET, EditState
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import Generator
 from tlgan_tui.engine.paths import shipped_axes_for
@@ -156,3 +156,26 @@ def _open_axes(path: Path | None, generator: Generator, required: bool = True
             "make them with `tlgan fit -o AXES.safetensors` and pass --axes AXES.safetensors"
         )
     return None
+
+
+def add_lock_options(parser: argparse.ArgumentParser) -> None:
+    """What `--lock` holds: the measured value (default, as the editor) or the latent."""
+    from tlgan_tui.cli.common import add_extractor_options
+
+    parser.add_argument("--linear-locks", action="store_true",
+                        help="hold only a locked feature's latent coordinate (no extractor "
+                        "pass); by default a lock also holds what the extractors measure, "
+                        "as in the editor")
+    add_extractor_options(parser)
+
+
+def held_states(states: list[EditState], axes: FeatureAxes | None, generator: Generator,
+                args: argparse.Namespace) -> list[EditState]:
+    """The states with their locked features corrected to measure what they did."""
+    from tlgan_tui.cli.common import open_extractors
+    from tlgan_tui.engine.measured_lock import hold_locks_rendered, needs_hold
+
+    if axes is None or args.linear_locks or not any(needs_hold(s) for s in states):
+        return states
+    extractors = open_extractors(args)
+    return [hold_locks_rendered(s, axes, generator, extractors) for s in states]

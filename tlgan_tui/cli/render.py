@@ -17,9 +17,11 @@ from tlgan_tui.cli.common import (
 )
 from tlgan_tui.cli.options import (
     add_axes_option,
+    add_lock_options,
     add_output_options,
     check_assignments,
     check_output,
+    held_states,
     open_axes,
     parse_assignment,
     parse_int_list,
@@ -56,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         metavar="NAME=VALUE", help="offset of a feature in sigmas (repeatable)")
     parser.add_argument("--lock", dest="locks", action="append", default=[], metavar="NAME",
                         help="keep this feature fixed while the others move (repeatable)")
+    add_lock_options(parser)
     parser.add_argument("--size", type=int, default=None, metavar="PX",
                         help="output side in pixels (default: the generator's resolution)")
     add_output_options(parser, "OUT", "PNG file, or a directory with --seeds")
@@ -86,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
         check_assignments(assignments, args.locks, axes.names)
     if snapshot is not None:
         return _render_from(args, generator, axes, snapshot, assignments)
-    states = [_apply(EditState.fresh(generator.latent_for_seed(seed), _n(axes), seed,
-                                     generator.psi), axes, assignments, args.locks)
-              for seed in seeds]
+    states = held_states([_apply(EditState.fresh(generator.latent_for_seed(seed), _n(axes), seed,
+                                                 generator.psi), axes, assignments, args.locks)
+                          for seed in seeds], axes, generator, args)
     if args.seeds:
         targets = [args.output / f"seed-{seed:04d}.png" for seed in seeds]
     else:
@@ -124,7 +127,7 @@ def _render_from(args: argparse.Namespace, generator: Generator, axes: FeatureAx
         raise TlganError(f"{args.source} was made with other feature axes "
                          f"({snapshot.axes.get('ident', '?')}); pass the same --axes")
     state = _apply(snapshot.edit_state(len(axes.names)), axes, assignments, args.locks)
-    _write(generator, axes, [state], [args.output], size)
+    _write(generator, axes, held_states([state], axes, generator, args), [args.output], size)
     print(f"wrote {args.output}")
     return 0
 

@@ -10,9 +10,11 @@ from PIL import Image
 from tlgan_tui.cli.common import add_generator_options, open_generator
 from tlgan_tui.cli.options import (
     add_axes_option,
+    add_lock_options,
     add_output_options,
     check_assignments,
     check_output,
+    held_states,
     open_axes,
     parse_float_list,
     parse_int_list,
@@ -36,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", default="-3,-1.5,0,1.5,3",
                         help="columns, in sigmas (default -3,-1.5,0,1.5,3)")
     parser.add_argument("--lock", dest="locks", action="append", default=[], metavar="NAME")
+    add_lock_options(parser)
     parser.add_argument("--cell", type=int, default=128, help="side of each face in px (128)")
     add_output_options(parser, "GRID.png", "the grid, a PNG file")
     parser.set_defaults(func=run)
@@ -59,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
     for seed in seeds:
         base = EditState.fresh(generator.latent_for_seed(seed), len(axes.names), seed,
                                generator.psi, locked)
-        latents = np.stack([base.set_offset(feature, step).latent(axes.directions, axes.sigmas)
-                            for step in steps])
+        cells = held_states([base.set_offset(feature, step) for step in steps], axes,
+                            generator, args)
+        latents = np.stack([cell.latent(axes.directions, axes.sigmas) for cell in cells])
         rows.append([Image.fromarray(face) for face in generator.synthesize(latents)])
     name = axes.names[feature]
     lock_note = f" (locked: {', '.join(axes.names[i] for i in locked)})" if locked else ""
