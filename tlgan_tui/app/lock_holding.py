@@ -21,7 +21,13 @@ from textual.worker import get_current_worker
 
 from tlgan_tui.app.worker import WorkerFailed, _describe
 from tlgan_tui.engine.edit_state import EditState
-from tlgan_tui.engine.measured_lock import MEASURE_SIZE, hold_locks, reference_latent
+from tlgan_tui.engine.measured_lock import (
+    MEASURE_SIZE,
+    hold_locks,
+    locked_columns,
+    needs_hold,
+    reference_latent,
+)
 from tlgan_tui.engine.sampling import images_for_scoring
 
 if TYPE_CHECKING:
@@ -61,9 +67,8 @@ class LockHolding:
             return False
         if self.config.extractor_factory is None or self.engine.extractor_error is not None:
             return False
-        if state.offsets == (state.base_offsets or (0.0,) * len(state.offsets)):
-            return False  # the face the locks were set on: nothing can have drifted
-        return any(self.axes.kinds[j] != "direction" for j in state.locked)
+        return needs_hold(state) and any(self.axes.kinds[j] != "direction"
+                                         for j in state.locked)
 
     def _hold_first(self: TlganApp) -> bool:
         """Start correcting the current state's locks; True if the full render waits for it."""
@@ -103,9 +108,8 @@ class LockHolding:
                     if len(self._lock_references) >= REFERENCES_KEPT:
                         self._lock_references.pop(next(iter(self._lock_references)))
                     self._lock_references[key] = scores
-                known = {name.lower(): i for i, name in enumerate(extractors.names)}
-                columns = [known.get(axes.names[j].lower()) for j in state.locked]
-                after = hold_locks(state, axes, columns, measure_all, scores)
+                after = hold_locks(state, axes, locked_columns(state, axes, extractors.names),
+                                   measure_all, scores)
         except _Superseded:
             after = state  # the app ignores it: its state moved on
         except Exception as error:

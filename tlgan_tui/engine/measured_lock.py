@@ -178,6 +178,13 @@ def hold_locks(state: EditState, axes: FeatureAxes, columns: Sequence[int | None
     return with_corrections(state, full)
 
 
+def locked_columns(state: EditState, axes: FeatureAxes,
+                   measured: Sequence[str]) -> list[int | None]:
+    """The score column measuring each locked feature (None: nothing measures it)."""
+    known = {name.lower(): i for i, name in enumerate(measured)}
+    return [known.get(axes.names[j].lower()) for j in state.locked]
+
+
 def needs_hold(state: EditState) -> bool:
     """A lock can only drift when some unlocked feature has moved off the locked face."""
     base = state.base_offsets or (0.0,) * len(state.offsets)
@@ -197,6 +204,5 @@ def hold_locks_rendered(state: EditState, axes: FeatureAxes, generator: Generato
         return extractors.score(images_for_scoring(generator, latents, MEASURE_SIZE))
 
     reference = measure_all(reference_latent(state).astype(np.float32)[None])[0]
-    known = {name.lower(): i for i, name in enumerate(extractors.names)}
-    columns = [known.get(axes.names[j].lower()) for j in state.locked]
-    return hold_locks(state, axes, columns, measure_all, reference)
+    return hold_locks(state, axes, locked_columns(state, axes, extractors.names), measure_all,
+                      reference)
