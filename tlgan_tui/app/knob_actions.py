@@ -8,7 +8,7 @@ every state of the undo history over (`engine/axes_edits.py`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,6 +62,22 @@ def show_sections(kinds: list[str]) -> bool:
     """Headings appear once the list holds more than the fitted axes file's kinds."""
     return any(kind in (TAUGHT, GANSPACE) for kind in kinds)
 
+
+
+def name_checker(taken: Iterable[str]) -> Callable[[str], str | None]:
+    """A NamePrompt check: a valid knob name that no other feature uses, or why not."""
+    taken_lower = {n.lower() for n in taken}
+
+    def check(name: str) -> str | None:
+        try:
+            name = check_name(name)
+        except TlganError as error:
+            return str(error)
+        if name.lower() in taken_lower:
+            return f"a feature named {name!r} already exists; choose another name"
+        return None
+
+    return check
 
 class DescriptionsReady(Message):
     """Re-scoring text per feature name (lower case), from a worker."""
@@ -143,15 +159,7 @@ class KnobActions:
             self.notify("your knobs file cannot be read, so teaching is off", severity="error")
             return
 
-        def check(name: str) -> str | None:
-            try:
-                name = check_name(name)
-            except TlganError as error:
-                return str(error)
-            if name.lower() in {n.lower() for n in self._taken_names()}:
-                return f"a feature named {name!r} already exists; choose another name"
-            return None
-
+        check = name_checker(self._taken_names())
         self.push_screen(NamePrompt("Teach a knob. Its name (an existing taught knob "
                                     "gets more answers):", check), self._start_teaching)
 
@@ -225,16 +233,7 @@ class KnobActions:
             self.notify("your knobs file cannot be read", severity="error")
             return
 
-        def check(name: str) -> str | None:
-            try:
-                name = check_name(name)
-            except TlganError as error:
-                return str(error)
-            if any(n.lower() == name.lower() and i != index
-                   for i, n in enumerate(self.axes.names)):
-                return f"a feature named {name!r} already exists; choose another name"
-            return None
-
+        check = name_checker(n for i, n in enumerate(self.axes.names) if i != index)
         def done(name: str | None) -> None:
             if not name or name == old:
                 return
