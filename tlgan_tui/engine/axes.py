@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 
 from tlgan_tui.engine import bounded_json
 from tlgan_tui.engine.atomic_write import resolve_target, write_bytes_atomic
@@ -26,7 +24,7 @@ from tlgan_tui.engine.extractors.base import find_feature
 from tlgan_tui.engine.generators.base import GeneratorInfo
 from tlgan_tui.engine.hashing import sha256_file
 from tlgan_tui.engine.input_files import check_input_file
-from tlgan_tui.engine.safetensors_header import safetensors_bytes, safetensors_metadata
+from tlgan_tui.engine.safetensors_header import read_safetensors, safetensors_bytes
 from tlgan_tui.engine.text import clean_text
 
 FORMAT = "tlgan-axes"
@@ -92,11 +90,7 @@ class FeatureAxes:
     def load(cls, path: Path) -> FeatureAxes:
         path = Path(path)
         check_input_file(path, "axes file")
-        try:
-            metadata = safetensors_metadata(path)
-            tensors = load_file(str(path))
-        except (SafetensorError, ValueError, OSError, UnicodeDecodeError) as error:
-            raise TlganError(f"{path}: not a readable axes file ({error})") from None
+        metadata, tensors = read_safetensors(path, "axes file")
         if metadata.get("format") != FORMAT:
             raise TlganError(f"{path}: not a tlgan axes file (format {metadata.get('format')!r})")
         try:

@@ -25,13 +25,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.errors import TlganError
 from tlgan_tui.engine.generators.base import GeneratorInfo
-from tlgan_tui.engine.safetensors_header import safetensors_metadata
+from tlgan_tui.engine.safetensors_header import read_safetensors
 
 FORMAT = "tlgan-knobs"
 VERSION = "1"
@@ -208,11 +207,7 @@ class KnobFile:
         path = Path(path)
         if not path.is_file():
             raise TlganError(f"knobs file not found: {path}")
-        try:
-            metadata = safetensors_metadata(path)
-            tensors = load_file(str(path))
-        except (SafetensorError, ValueError, OSError, UnicodeDecodeError) as error:
-            raise TlganError(f"{path}: not a readable knobs file ({error})") from None
+        metadata, tensors = read_safetensors(path, "knobs file")
         if metadata.get("format") != FORMAT:
             raise TlganError(f"{path}: not a tlgan knobs file (format "
                              f"{metadata.get('format')!r})")

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tlgan_tui.engine import bounded_json
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_HEADER = 100 * 1024 * 1024
 
@@ -33,6 +37,19 @@ def safetensors_metadata(path: Path) -> dict[str, str]:
     if not isinstance(metadata, dict):
         raise ValueError("__metadata__ is not a map")
     return {str(k): str(v) for k, v in metadata.items()}
+
+
+def read_safetensors(path: Path, what: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """(metadata, tensors) of a safetensors file; one-line TlganError naming `what`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from tlgan_tui.engine.errors import TlganError
+
+    try:
+        return safetensors_metadata(path), load_file(str(path))
+    except (SafetensorError, ValueError, OSError, UnicodeDecodeError) as error:
+        raise TlganError(f"{path}: not a readable {what} ({error})") from None
 
 
 _DTYPES = {"float32": "F32", "float64": "F64", "float16": "F16", "int64": "I64",
