@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from tlgan_tui.engine.atomic_write import resolve_target
 from tlgan_tui.engine.axes import FeatureAxes
 from tlgan_tui.engine.edit_state import MAX_OFFSET, EditState
@@ -178,4 +180,5 @@ def held_states(states: list[EditState], axes: FeatureAxes | None, generator: Ge
     if axes is None or args.linear_locks or not any(needs_hold(s) for s in states):
         return states
     extractors = open_extractors(args)
-    return [hold_locks_rendered(s, axes, generator, extractors) for s in states]
+    references: dict[bytes, np.ndarray] = {}
+    return [hold_locks_rendered(s, axes, generator, extractors, references) for s in states]

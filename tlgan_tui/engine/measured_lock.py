@@ -195,14 +195,23 @@ def needs_hold(state: EditState) -> bool:
 
 
 def hold_locks_rendered(state: EditState, axes: FeatureAxes, generator: Generator,
-                        extractors: ExtractorSet) -> EditState:
+                        extractors: ExtractorSet,
+                        references: dict[bytes, np.ndarray] | None = None) -> EditState:
     """`hold_locks` for one state, rendering and scoring faces as `tlgan render` and
     `tlgan sweep` need (the editor does the same on its worker, with a cache)."""
     if not needs_hold(state):
         return state
+
     def measure_all(latents: np.ndarray) -> np.ndarray:
         return extractors.score(images_for_scoring(generator, latents, MEASURE_SIZE))
 
-    reference = measure_all(reference_latent(state).astype(np.float32)[None])[0]
+    # `references` keeps the locked-on face's scores by its latent: a sweep's cells
+    # share their row's face, so it is rendered and measured once.
+    start = reference_latent(state).astype(np.float32)
+    references = {} if references is None else references
+    key = start.tobytes()
+    if key not in references:
+        references[key] = measure_all(start[None])[0]
+    reference = references[key]
     return hold_locks(state, axes, locked_columns(state, axes, extractors.names), measure_all,
                       reference)
